@@ -1,0 +1,20 @@
+#pragma once
+
+#include <caf/atom.hpp>
+
+/// Atoms that name commands and queries in the typed interfaces of messages/.
+namespace conveyor {
+
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using build_atom = caf::atom_constant<caf::atom("build")>;
+using job_atom = caf::atom_constant<caf::atom("job")>;
+using log_atom = caf::atom_constant<caf::atom("log")>;
+using complete_atom = caf::atom_constant<caf::atom("complete")>;
+using register_atom = caf::atom_constant<caf::atom("register")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+
+} // namespace conveyor

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+
+namespace conveyor {
+
+/// Expected domain failures, carried as `caf::error` with category "conveyor".
+/// The error's context holds the human-readable detail.
+enum class errc : uint8_t {
+  invalid_config = 1, ///< the build config is not valid YAML or not a valid config
+  no_config,          ///< the commit has neither .conveyor.yml nor .travis.yml
+  unknown_repository, ///< the repository cannot be opened
+  unknown_ref,        ///< the ref or commit does not exist in the repository
+  unknown_build,      ///< no build with that id
+  unknown_job,        ///< no job with that id
+  store_failure,      ///< the store could not complete the operation
+  no_worker,          ///< a worker slot is busy or gone
+};
+
+/// Returns the enumerator's name, e.g. "invalid_config".
+std::string to_string(errc x);
+
+/// The error category atom of `errc`.
+constexpr caf::atom_value errc_category = caf::atom("conveyor");
+
+/// Makes an error of category "conveyor" carrying `detail` for the user.
+inline caf::error make_error(errc code, std::string detail) {
+  return caf::error{static_cast<uint8_t>(code), errc_category,
+                    caf::make_message(std::move(detail))};
+}
+
+/// Returns the detail text of an error made by `make_error`, or CAF's rendering.
+std::string describe(const caf::error& err);
+
+} // namespace conveyor
