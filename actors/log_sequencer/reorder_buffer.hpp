@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "messages/log.hpp"
+
+namespace conveyor {
+
+/// Puts the parts of one job attempt's log in order. Parts come in any order
+/// and any number of times; each number is released once, in order, and only
+/// when every number before it has been released.
+class reorder_buffer {
+public:
+  /// Takes a part and returns the parts that are now in order (maybe none).
+  /// Duplicates and parts past the final one are dropped (see `dropped`).
+  std::vector<log_part> push(log_part part);
+
+  /// True once the final part and every part before it have been released.
+  bool complete() const {
+    return final_number_ && next_ > *final_number_;
+  }
+
+  /// The number of the next part to release.
+  int32_t next_expected() const {
+    return next_;
+  }
+
+  /// How many parts wait for a gap before them to fill.
+  size_t waiting() const {
+    return waiting_.size();
+  }
+
+  /// How many parts were dropped as duplicates or as past the final part.
+  size_t dropped() const {
+    return dropped_;
+  }
+
+private:
+  int32_t next_ = 0;
+  std::optional<int32_t> final_number_;
+  std::map<int32_t, log_part> waiting_;
+  size_t dropped_ = 0;
+};
+
+} // namespace conveyor

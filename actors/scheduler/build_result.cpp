@@ -1,0 +1,60 @@
+#include "actors/scheduler/build_result.hpp"
+
+#include <algorithm>
+
+namespace conveyor {
+
+namespace {
+
+bool broke(job_state x) {
+  return x == job_state::failed || x == job_state::errored
+         || x == job_state::canceled;
+}
+
+build_state worst_of(const std::vector<job_outcome>& jobs) {
+  auto any = [&jobs](job_state wanted) {
+    return std::any_of(jobs.begin(), jobs.end(), [wanted](const job_outcome& x) {
+      return !x.allow_failure && x.state == wanted;
+    });
+  };
+  if (any(job_state::canceled))
+    return build_state::canceled;
+  if (any(job_state::errored))
+    return build_state::errored;
+  if (any(job_state::failed))
+    return build_state::failed;
+  // A build whose jobs were all canceled before any ran is canceled, even if
+  // every job was allowed to fail.
+  auto all_canceled = !jobs.empty()
+                      && std::all_of(jobs.begin(), jobs.end(),
+                                     [](const job_outcome& x) {
+                                       return x.state == job_state::canceled;
+                                     });
+  return all_canceled ? build_state::canceled : build_state::passed;
+}
+
+} // namespace
+
+std::optional<build_state> decide_build(const std::vector<job_outcome>& jobs,
+                                        bool fast_finish) {
+  auto all_done = std::all_of(jobs.begin(), jobs.end(), [](const job_outcome& x) {
+    return is_terminal(x.state);
+  });
+  if (all_done)
+    return worst_of(jobs);
+  if (!fast_finish)
+    return std::nullopt;
+  auto required_done = true;
+  auto required_broke = false;
+  for (auto& job : jobs) {
+    if (job.allow_failure)
+      continue;
+    required_done = required_done && is_terminal(job.state);
+    required_broke = required_broke || broke(job.state);
+  }
+  if (required_done || required_broke)
+    return worst_of(jobs);
+  return std::nullopt;
+}
+
+} // namespace conveyor
