@@ -34,7 +34,7 @@ inline caf::error make_error(errc code, std::string detail) {
                     caf::make_message(std::move(detail))};
 }
 
-/// Returns the detail text of an error made by `make_error`, or CAF's rendering.
+/// Returns the detail text an error carries, or else its rendering by CAF.
 std::string describe(const caf::error& err);
 
 } // namespace conveyor

@@ -47,12 +47,11 @@ std::string to_string(errc x) {
 }
 
 std::string describe(const caf::error& err) {
-  if (err.category() == errc_category) {
-    const auto& ctx = err.context();
-    if (ctx.size() == 1 && ctx.match_element<std::string>(0))
-      return ctx.get_as<std::string>(0);
+  const auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    return ctx.get_as<std::string>(0);
+  if (err.category() == errc_category)
     return to_string(static_cast<errc>(err.code()));
-  }
   return caf::to_string(err);
 }
 
