@@ -1,0 +1,99 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "adapters/sqlite/database.hpp"
+#include "messages/build.hpp"
+#include "messages/job.hpp"
+#include "messages/log.hpp"
+
+namespace conveyor {
+
+/// The embedded store: builds, jobs, their transitions and logs in one SQLite
+/// file. A plain blocking class; `spawn_sqlite_store` wraps it in an actor.
+/// Every operation is one transaction and idempotent. Failures answer
+/// `errc::store_failure` with "<operation> failed: <detail>"; no exception
+/// escapes. One thread at a time may use an instance.
+class sqlite_store {
+public:
+  // -- constructors, destructors, and assignment operators --------------------
+
+  /// Opens (creating if needed) the database at `path` and applies the schema
+  /// migrations it lacks. Fails if the file cannot be opened, is not a
+  /// database, or has a schema newer than this code.
+  static caf::expected<sqlite_store> open(const std::string& path);
+
+  sqlite_store(sqlite_store&&) noexcept = default;
+
+  sqlite_store& operator=(sqlite_store&&) noexcept = default;
+
+  // -- builds and jobs --------------------------------------------------------
+
+  /// Stores `x.request` (unless its request_id is known), the build with the
+  /// next number of its repository (the slug, or the repo when the slug is
+  /// empty) and its jobs; answers the build as `fetch_build` returns it, with
+  /// ids, number and each job's `spec.job_id`, `spec.build_id` and
+  /// `spec.build_number` filled in. A job whose `spec.index` is 0 gets its
+  /// position from 1. If the request already has a build, answers that build
+  /// and stores nothing. Zero timestamps mean now. Fails on an empty request_id.
+  caf::expected<build_record> create_build(build_record x);
+
+  /// Applies `x` if the job exists, `x.attempt` is its current attempt and
+  /// `is_allowed(stored state, x.state)`: sets state, exit code, reason,
+  /// started_at (on started), finished_at (on a terminal state) and appends to
+  /// the job's history. Answers whether it was applied.
+  caf::expected<bool> apply(const job_state_changed& x);
+
+  /// Applies `x` unless the build is unknown, finished, or already in that
+  /// state: sets started_at (on started), finished_at (on a terminal state).
+  /// Answers whether it was applied.
+  caf::expected<bool> apply(const build_state_changed& x);
+
+  /// Answers the build with its jobs in index order, or `errc::unknown_build`.
+  caf::expected<build_record> fetch_build(int64_t build_id);
+
+  /// Answers every transition the job went through, oldest first, starting
+  /// with its state at creation; empty for an unknown job.
+  caf::expected<std::vector<job_state_changed>> fetch_transitions(int64_t job_id);
+
+  // -- logs -------------------------------------------------------------------
+
+  /// Stores the parts, keeping the first copy of each (job, attempt, number)
+  /// and ignoring parts of logs already completed; answers how many were new.
+  caf::expected<int64_t> append_log_parts(const std::vector<log_part>& xs);
+
+  /// Concatenates the parts 0..final of a job attempt into its log and drops
+  /// them; answers the log's figures, the same ones again on later calls.
+  /// Fails if there are no parts, a gap, no final part, or parts after it.
+  caf::expected<log_completed> complete_log(int64_t job_id, int32_t attempt);
+
+  /// Answers the completed log, or the parts stored so far in number order;
+  /// empty if there are none.
+  caf::expected<std::string> fetch_log(int64_t job_id, int32_t attempt);
+
+  // -- schema -----------------------------------------------------------------
+
+  /// Answers the schema version recorded in the database.
+  caf::expected<int32_t> schema_version();
+
+  /// Returns the schema version this code creates and understands.
+  static int32_t latest_schema_version();
+
+  /// Returns the path the store was opened with.
+  const std::string& path() const {
+    return db_.path();
+  }
+
+private:
+  explicit sqlite_store(sqlite::database db);
+
+  build_record read_build(int64_t build_id);
+
+  sqlite::database db_;
+};
+
+} // namespace conveyor
