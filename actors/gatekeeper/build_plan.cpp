@@ -1,0 +1,116 @@
+#include "actors/gatekeeper/build_plan.hpp"
+
+#include <utility>
+
+#include "actors/gatekeeper/build_config.hpp"
+#include "actors/gatekeeper/job_matrix.hpp"
+
+namespace conveyor {
+
+namespace {
+
+void fill_names(build_request& req, const commit_info& commit) {
+  if (!req.branch.empty() || !req.tag.empty())
+    return;
+  req.branch = commit.branch;
+  req.tag = commit.tag;
+}
+
+build_record errored(build_record build, int64_t now_ms) {
+  build.state = build_state::errored;
+  build.finished_at_ms = now_ms;
+  build.jobs.clear();
+  return build;
+}
+
+job_record make_job(const build_request& req, const matrix_job& job,
+                    int32_t index, const job_limits& limits, int64_t now_ms) {
+  job_record result;
+  auto& spec = result.spec;
+  spec.index = index;
+  spec.attempt = 1;
+  spec.request_id = req.request_id;
+  spec.repo = req.repo;
+  spec.slug = req.slug;
+  spec.sha = req.sha;
+  spec.branch = req.branch;
+  spec.tag = req.tag;
+  spec.event = req.event;
+  spec.commit_message = req.commit_message;
+  spec.env = job.env;
+  spec.phases = job.phases;
+  spec.allow_failure = job.allow_failure;
+  spec.limits = limits;
+  result.created_at_ms = now_ms;
+  return result;
+}
+
+} // namespace
+
+// -- requests -----------------------------------------------------------------
+
+caf::expected<resolved_request> resolve_request(build_request req) {
+  auto repo = repository::open(req.repo);
+  if (!repo)
+    return std::move(repo.error());
+  if (req.sha.empty() && req.ref.empty())
+    req.ref = "HEAD";
+  auto commit = repo->resolve(req.sha.empty() ? req.ref : req.sha);
+  if (!commit)
+    return std::move(commit.error());
+  if (!req.sha.empty()) {
+    // A webhook names the commit and the full ref it was pushed to; the ref
+    // may have moved on since, so only its name is used.
+    auto names = names_of_ref(req.ref);
+    if (req.branch.empty() && req.tag.empty()) {
+      req.branch = names.branch;
+      req.tag = names.tag;
+    }
+  } else {
+    fill_names(req, *commit);
+  }
+  req.sha = commit->sha;
+  if (req.commit_message.empty())
+    req.commit_message = commit->message;
+  if (req.slug.empty())
+    req.slug = repo->name();
+  if (req.event.empty())
+    req.event = "push";
+  auto file = repo->read_build_config(req.sha);
+  if (!file)
+    return std::move(file.error());
+  return resolved_request{std::move(req), std::move(*file)};
+}
+
+// -- builds -------------------------------------------------------------------
+
+build_record plan_build(const build_request& req, const config_file& file,
+                        const job_limits& limits, int64_t now_ms) {
+  build_record build;
+  build.request = req;
+  build.state = build_state::created;
+  build.config = file.name;
+  build.created_at_ms = now_ms;
+  if (file.name.empty()) {
+    build.messages.push_back({"error", "", "no_config",
+                              "no .conveyor.yml or .travis.yml found at commit "
+                                + req.sha.substr(0, 7),
+                              0, 0});
+    return errored(std::move(build), now_ms);
+  }
+  auto parsed = parse_build_config(file.content);
+  build.messages = std::move(parsed.messages);
+  build.fast_finish = parsed.config.jobs.fast_finish;
+  if (has_errors(build.messages))
+    return errored(std::move(build), now_ms);
+  auto jobs = expand_matrix(parsed.config, build.messages);
+  if (has_errors(build.messages))
+    return errored(std::move(build), now_ms);
+  build.jobs.reserve(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i)
+    build.jobs.push_back(make_job(build.request, jobs[i],
+                                  static_cast<int32_t>(i + 1), limits, now_ms));
+  return build;
+}
+
+} // namespace conveyor

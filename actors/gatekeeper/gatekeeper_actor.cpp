@@ -1,0 +1,152 @@
+#include "actors/gatekeeper/gatekeeper_actor.hpp"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/gatekeeper/build_plan.hpp"
+#include "messages/error.hpp"
+#include "messages/type_ids.hpp"
+
+namespace conveyor {
+
+namespace {
+
+// -- helpers ------------------------------------------------------------------
+
+std::shared_ptr<spdlog::logger> gatekeeper_logger() {
+  static const char* name = "gatekeeper";
+  if (auto log = spdlog::get(name))
+    return log;
+  // A clone of the default logger writes where the application sends logs
+  // (stderr for `conveyor run`, whose stdout is the build's output).
+  auto created = spdlog::default_logger()->clone(name);
+  try {
+    spdlog::register_logger(created);
+  } catch (const spdlog::spdlog_ex&) {
+    // Another gatekeeper registered the name between get and register.
+    return spdlog::get(name);
+  }
+  return created;
+}
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+// -- state --------------------------------------------------------------------
+
+struct gatekeeper_state {
+  gatekeeper_config cfg;
+  store_actor store;
+  scheduler_actor scheduler;
+  // Not thread-safe, so one per actor; the actor is detached and owns a thread.
+  boost::uuids::random_generator uuids;
+  std::shared_ptr<spdlog::logger> log;
+
+  static inline const char* name = "gatekeeper";
+};
+
+using gatekeeper_pointer = gatekeeper_actor::stateful_pointer<gatekeeper_state>;
+
+// -- event handlers -----------------------------------------------------------
+
+void store_build(gatekeeper_pointer self, build_record build,
+                 caf::typed_response_promise<build_record> rp) {
+  auto& st = self->state;
+  auto request_id = build.request.request_id;
+  if (!st.store) {
+    st.log->error("no store request_id={}", request_id);
+    rp.deliver(make_error(errc::store_failure, "the gatekeeper has no store"));
+    return;
+  }
+  auto timeout = st.cfg.store_timeout.count() > 0
+                   ? caf::duration{st.cfg.store_timeout}
+                   : caf::duration{caf::infinite};
+  self->request(st.store, timeout, create_atom::value, std::move(build))
+    .then(
+      [self, rp](build_record& stored) mutable {
+        auto& st = self->state;
+        st.log->info("build stored request_id={} build_id={} number={} "
+                     "state={} jobs={}",
+                     stored.request.request_id, stored.id, stored.number,
+                     to_string(stored.state), stored.jobs.size());
+        if (stored.state != build_state::errored && st.scheduler)
+          caf::anon_send(st.scheduler, enqueue_atom::value, stored);
+        rp.deliver(std::move(stored));
+      },
+      [self, rp, request_id](caf::error& err) mutable {
+        self->state.log->error("store failed request_id={} error=\"{}\"",
+                               request_id, describe(err));
+        rp.deliver(std::move(err));
+      });
+}
+
+caf::result<build_record> on_request(gatekeeper_pointer self,
+                                     build_request x) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<build_record>();
+  if (x.request_id.empty())
+    x.request_id = boost::uuids::to_string(st.uuids());
+  st.log->info("request received request_id={} source={} repo={} ref={} "
+               "sha={} event={}",
+               x.request_id, x.source, x.repo, x.ref, x.sha, x.event);
+  auto request_id = x.request_id;
+  auto resolved = resolve_request(std::move(x));
+  if (!resolved) {
+    st.log->warn("request rejected request_id={} error=\"{}\"", request_id,
+                 describe(resolved.error()));
+    rp.deliver(std::move(resolved.error()));
+    return rp;
+  }
+  auto build = plan_build(resolved->request, resolved->config, st.cfg.limits,
+                          now_ms());
+  st.log->info("build planned request_id={} sha={} branch={} tag={} "
+               "config={} state={} jobs={} messages={}",
+               request_id, build.request.sha, build.request.branch,
+               build.request.tag, build.config.empty() ? "none" : build.config,
+               to_string(build.state), build.jobs.size(),
+               build.messages.size());
+  for (const auto& msg : build.messages)
+    st.log->log(msg.level == "error" ? spdlog::level::warn
+                                     : spdlog::level::info,
+                "config finding request_id={} {}", request_id, to_string(msg));
+  store_build(self, std::move(build), rp);
+  return rp;
+}
+
+gatekeeper_actor::behavior_type
+gatekeeper(gatekeeper_pointer self, gatekeeper_config cfg, store_actor store,
+           scheduler_actor scheduler) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.store = std::move(store);
+  st.scheduler = std::move(scheduler);
+  st.log = gatekeeper_logger();
+  return {
+    [self](build_request& x) -> caf::result<build_record> {
+      return on_request(self, std::move(x));
+    },
+  };
+}
+
+} // namespace
+
+gatekeeper_actor spawn_gatekeeper(caf::actor_system& sys, gatekeeper_config cfg,
+                                  store_actor store,
+                                  scheduler_actor scheduler) {
+  return sys.spawn<caf::detached>(gatekeeper, std::move(cfg), std::move(store),
+                                  std::move(scheduler));
+}
+
+} // namespace conveyor

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <chrono>
+
+#include <caf/fwd.hpp>
+
+#include "messages/gatekeeper.hpp"
+#include "messages/job.hpp"
+#include "messages/scheduler.hpp"
+#include "messages/store.hpp"
+
+namespace conveyor {
+
+/// Settings of the gatekeeper.
+struct gatekeeper_config {
+  /// The limits every job of a build gets.
+  job_limits limits;
+  /// How long the gatekeeper waits for the store to persist a build; zero
+  /// waits forever.
+  std::chrono::milliseconds store_timeout = std::chrono::seconds(30);
+};
+
+/// Spawns the gatekeeper (detached: it reads repositories from disk).
+///
+/// For each `build_request` it resolves the commit in the local repository,
+/// reads `.conveyor.yml` (else `.travis.yml`) at that commit, expands the job
+/// matrix and asks `store` to persist the build (an errored one if the config
+/// is missing or invalid, with the findings in `messages`). Once stored, a
+/// build that is not errored is sent to `scheduler` (`enqueue_atom`). Answers
+/// the stored build; `errc::unknown_repository` or `errc::unknown_ref` when
+/// the commit cannot be found, the store's error when it fails.
+gatekeeper_actor spawn_gatekeeper(caf::actor_system& sys, gatekeeper_config cfg,
+                                  store_actor store, scheduler_actor scheduler);
+
+} // namespace conveyor

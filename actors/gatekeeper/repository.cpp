@@ -1,0 +1,248 @@
+#include "actors/gatekeeper/repository.hpp"
+
+#include <filesystem>
+
+#include <git2.h>
+
+#include "messages/error.hpp"
+
+namespace conveyor {
+
+namespace {
+
+// -- libgit2 plumbing ---------------------------------------------------------
+
+void ensure_libgit2() {
+  // libgit2 counts init calls; one per process is enough and never undone, so
+  // that repositories opened on any thread stay valid.
+  static const int initialized = git_libgit2_init();
+  static_cast<void>(initialized);
+}
+
+template <class T, void (*Free)(T*)>
+struct git_deleter {
+  void operator()(T* x) const {
+    Free(x);
+  }
+};
+
+using object_ptr
+  = std::unique_ptr<git_object, git_deleter<git_object, git_object_free>>;
+using reference_ptr
+  = std::unique_ptr<git_reference,
+                    git_deleter<git_reference, git_reference_free>>;
+using tree_ptr
+  = std::unique_ptr<git_tree, git_deleter<git_tree, git_tree_free>>;
+using tree_entry_ptr
+  = std::unique_ptr<git_tree_entry,
+                    git_deleter<git_tree_entry, git_tree_entry_free>>;
+using blob_ptr
+  = std::unique_ptr<git_blob, git_deleter<git_blob, git_blob_free>>;
+
+std::string last_git_error() {
+  const git_error* err = git_error_last();
+  if (err == nullptr || err->message == nullptr)
+    return "unknown libgit2 error";
+  return err->message;
+}
+
+std::string trim_trailing_newlines(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+    text.pop_back();
+  return text;
+}
+
+std::string short_sha(const std::string& sha) {
+  return sha.substr(0, 7);
+}
+
+// Peels whatever `spec` names down to a commit; tags and refs peel to the
+// commit they point at.
+caf::expected<object_ptr> commit_object(git_repository* repo,
+                                        const std::string& path,
+                                        const std::string& spec,
+                                        reference_ptr* ref_out) {
+  git_object* raw = nullptr;
+  git_reference* raw_ref = nullptr;
+  if (git_revparse_ext(&raw, &raw_ref, repo, spec.c_str()) != 0)
+    return make_error(errc::unknown_ref,
+                      "unknown ref '" + spec + "' in repository '" + path
+                        + "': " + last_git_error());
+  object_ptr obj{raw};
+  reference_ptr ref{raw_ref};
+  git_object* peeled = nullptr;
+  if (git_object_peel(&peeled, obj.get(), GIT_OBJECT_COMMIT) != 0)
+    return make_error(errc::unknown_ref, "ref '" + spec + "' in repository '"
+                                           + path + "' names no commit");
+  if (ref_out != nullptr)
+    *ref_out = std::move(ref);
+  return object_ptr{peeled};
+}
+
+// Fills the branch or the tag the reference names; a symbolic reference such
+// as HEAD is followed to the branch it points at.
+void fill_names(git_reference* ref, commit_info& info) {
+  if (ref == nullptr)
+    return;
+  git_reference* raw = nullptr;
+  if (git_reference_resolve(&raw, ref) != 0)
+    return;
+  reference_ptr direct{raw};
+  if (git_reference_is_branch(direct.get())) {
+    info.branch = git_reference_shorthand(direct.get());
+  } else if (git_reference_is_tag(direct.get())) {
+    info.tag = git_reference_shorthand(direct.get());
+  } else if (git_reference_is_remote(direct.get())) {
+    std::string name = git_reference_shorthand(direct.get());
+    git_buf remote = GIT_BUF_INIT;
+    if (git_branch_remote_name(&remote, git_reference_owner(direct.get()),
+                               git_reference_name(direct.get()))
+          == 0
+        && remote.ptr != nullptr) {
+      std::string prefix = std::string{remote.ptr} + "/";
+      if (name.compare(0, prefix.size(), prefix) == 0)
+        name.erase(0, prefix.size());
+    }
+    git_buf_dispose(&remote);
+    info.branch = name;
+  }
+}
+
+} // namespace
+
+// -- repository ---------------------------------------------------------------
+
+void repository::deleter::operator()(git_repository* x) const {
+  git_repository_free(x);
+}
+
+repository::repository(std::string path, git_repository* handle)
+  : path_(std::move(path)), handle_(handle) {
+  // nop
+}
+
+repository::repository(repository&&) noexcept = default;
+
+repository& repository::operator=(repository&&) noexcept = default;
+
+repository::~repository() = default;
+
+caf::expected<repository> repository::open(const std::string& path) {
+  ensure_libgit2();
+  if (path.empty())
+    return make_error(errc::unknown_repository, "no repository path given");
+  git_repository* raw = nullptr;
+  // NO_SEARCH: a directory inside some other repository must not open that one.
+  if (git_repository_open_ext(&raw, path.c_str(),
+                              GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr)
+      != 0)
+    return make_error(errc::unknown_repository,
+                      "cannot open git repository '" + path
+                        + "': " + last_git_error());
+  return repository{path, raw};
+}
+
+std::string repository::name() const {
+  // libgit2 keeps the absolute path, so `.` or `repo/.` still give a name.
+  const char* dir = git_repository_workdir(handle_.get());
+  if (dir == nullptr)
+    dir = git_repository_path(handle_.get());
+  return repository_name(dir != nullptr ? dir : path_);
+}
+
+caf::expected<commit_info> repository::resolve(const std::string& ref) const {
+  auto spec = ref.empty() ? std::string{"HEAD"} : ref;
+  reference_ptr named;
+  auto obj = commit_object(handle_.get(), path_, spec, &named);
+  if (!obj)
+    return std::move(obj.error());
+  auto commit = reinterpret_cast<const git_commit*>(obj->get());
+  commit_info result;
+  char hex[GIT_OID_HEXSZ + 1] = {};
+  git_oid_tostr(hex, sizeof(hex), git_commit_id(commit));
+  result.sha = hex;
+  if (const char* message = git_commit_message(commit))
+    result.message = trim_trailing_newlines(message);
+  fill_names(named.get(), result);
+  return result;
+}
+
+caf::expected<std::optional<std::string>>
+repository::read_file(const std::string& sha,
+                      const std::string& file_path) const {
+  auto obj = commit_object(handle_.get(), path_, sha, nullptr);
+  if (!obj)
+    return std::move(obj.error());
+  auto commit = reinterpret_cast<const git_commit*>(obj->get());
+  git_tree* raw_tree = nullptr;
+  if (git_commit_tree(&raw_tree, commit) != 0)
+    return make_error(errc::unknown_ref, "cannot read the tree of commit "
+                                           + short_sha(sha) + " in '" + path_
+                                           + "': " + last_git_error());
+  tree_ptr tree{raw_tree};
+  git_tree_entry* raw_entry = nullptr;
+  if (git_tree_entry_bypath(&raw_entry, tree.get(), file_path.c_str()) != 0)
+    return std::optional<std::string>{};
+  tree_entry_ptr entry{raw_entry};
+  // Only regular files count: a directory or a symlink of that name is not a
+  // config file.
+  auto mode = git_tree_entry_filemode(entry.get());
+  if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE)
+    return std::optional<std::string>{};
+  git_blob* raw_blob = nullptr;
+  if (git_blob_lookup(&raw_blob, handle_.get(), git_tree_entry_id(entry.get()))
+      != 0)
+    return make_error(errc::unknown_ref, "cannot read '" + file_path
+                                           + "' at commit " + short_sha(sha)
+                                           + " in '" + path_
+                                           + "': " + last_git_error());
+  blob_ptr blob{raw_blob};
+  auto data = static_cast<const char*>(git_blob_rawcontent(blob.get()));
+  auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
+  return std::optional<std::string>{std::string{data, size}};
+}
+
+caf::expected<config_file>
+repository::read_build_config(const std::string& sha) const {
+  for (const char* name : config_file_names) {
+    auto content = read_file(sha, name);
+    if (!content)
+      return std::move(content.error());
+    if (*content)
+      return config_file{name, std::move(**content)};
+  }
+  return config_file{};
+}
+
+// -- names --------------------------------------------------------------------
+
+std::string repository_name(const std::string& path) {
+  auto trimmed = std::filesystem::path{path}.lexically_normal().string();
+  for (;;) {
+    while (trimmed.size() > 1 && trimmed.back() == '/')
+      trimmed.pop_back();
+    auto slash = trimmed.find_last_of('/');
+    auto base = slash == std::string::npos ? trimmed
+                                           : trimmed.substr(slash + 1);
+    if (base == ".git" && slash != std::string::npos && slash > 0) {
+      trimmed.erase(slash);
+      continue;
+    }
+    if (base.size() > 4 && base.compare(base.size() - 4, 4, ".git") == 0)
+      base.erase(base.size() - 4);
+    return base;
+  }
+}
+
+ref_names names_of_ref(const std::string& ref) {
+  static const std::string heads = "refs/heads/";
+  static const std::string tags = "refs/tags/";
+  ref_names result;
+  if (ref.compare(0, heads.size(), heads) == 0)
+    result.branch = ref.substr(heads.size());
+  else if (ref.compare(0, tags.size(), tags) == 0)
+    result.tag = ref.substr(tags.size());
+  return result;
+}
+
+} // namespace conveyor

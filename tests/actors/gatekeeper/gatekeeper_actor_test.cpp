@@ -1,0 +1,80 @@
+// The gatekeeper actor's answers that need no store: a request it cannot
+// resolve, and a build it cannot persist.
+#include <catch2/catch.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/gatekeeper/gatekeeper_actor.hpp"
+#include "messages/error.hpp"
+#include "messages/type_ids.hpp"
+#include "test_repo.hpp"
+
+using namespace conveyor;
+
+namespace {
+
+struct system_fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  gatekeeper_actor gatekeeper;
+
+  system_fixture() {
+    register_message_types(cfg);
+    cfg.set("scheduler.max-threads", 2);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    gatekeeper = spawn_gatekeeper(*sys, gatekeeper_config{}, store_actor{},
+                                  scheduler_actor{});
+  }
+
+  ~system_fixture() {
+    caf::anon_send_exit(gatekeeper, caf::exit_reason::user_shutdown);
+  }
+
+  caf::error error_for(const build_request& req) {
+    caf::scoped_actor self{*sys};
+    caf::error result;
+    self->request(gatekeeper, std::chrono::seconds(30), req)
+      .receive([](build_record&) { FAIL("expected an error, got a build"); },
+               [&result](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(system_fixture, "the gatekeeper answers unknown repositories "
+                                 "with an error") {
+  build_request req;
+  req.repo = "/nonexistent/conveyor/repo";
+  auto err = error_for(req);
+  CHECK(err.category() == errc_category);
+  CHECK(err.code() == static_cast<uint8_t>(errc::unknown_repository));
+  CHECK(describe(err).find(req.repo) != std::string::npos);
+}
+
+TEST_CASE_METHOD(system_fixture, "the gatekeeper answers unknown refs with an "
+                                 "error") {
+  test_repo repo;
+  repo.write(".conveyor.yml", "script: make\n");
+  repo.commit("one");
+  build_request req;
+  req.repo = repo.path();
+  req.ref = "missing";
+  auto err = error_for(req);
+  CHECK(err.code() == static_cast<uint8_t>(errc::unknown_ref));
+}
+
+TEST_CASE_METHOD(system_fixture, "without a store the gatekeeper answers "
+                                 "store_failure") {
+  test_repo repo;
+  repo.write(".conveyor.yml", "script: make\n");
+  repo.commit("one");
+  build_request req;
+  req.repo = repo.path();
+  auto err = error_for(req);
+  CHECK(err.code() == static_cast<uint8_t>(errc::store_failure));
+}
