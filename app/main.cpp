@@ -1,0 +1,42 @@
+// The conveyor command: dispatches to its subcommands.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app/run_command.hpp"
+
+namespace {
+
+constexpr const char* usage = R"(usage: conveyor <command> [options]
+
+commands:
+  run [DIR]     build a local git repository's commit once and print its logs
+
+options:
+  --help        show this text (or a command's: conveyor run --help)
+  --version     show the version
+)";
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::fputs(usage, stderr);
+    return 2;
+  }
+  const auto& command = args.front();
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  if (command == "--version") {
+    std::printf("conveyor %s\n", CONVEYOR_VERSION);
+    return 0;
+  }
+  if (command == "run")
+    return conveyor::run_command({args.begin() + 1, args.end()});
+  std::fprintf(stderr, "conveyor: unknown command '%s'\n\n%s", command.c_str(),
+               usage);
+  return 2;
+}

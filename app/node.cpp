@@ -1,0 +1,96 @@
+#include "app/node.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/gatekeeper/gatekeeper_actor.hpp"
+#include "actors/log_sequencer/log_sequencer_actor.hpp"
+#include "actors/scheduler/scheduler_actor.hpp"
+#include "actors/worker/worker_actor.hpp"
+#include "adapters/sqlite/sqlite_store_actor.hpp"
+#include "messages/type_ids.hpp"
+
+namespace conveyor {
+
+namespace {
+
+template <class Handle>
+caf::expected<caf::actor> untyped(const Handle& handle) {
+  return caf::actor_cast<caf::actor>(handle);
+}
+
+} // namespace
+
+caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir / "work", ec);
+  if (ec)
+    return caf::make_error(caf::sec::runtime_error,
+                           "cannot create " + cfg.data_dir.string() + ": "
+                             + ec.message());
+  // The factories run in order, so each one can use the handles made before.
+  node n;
+  std::vector<child_spec> children;
+  children.push_back({"store", [&n, &cfg](caf::actor_system& s)
+                                 -> caf::expected<caf::actor> {
+                        auto path = (cfg.data_dir / "conveyor.db").string();
+                        auto store = spawn_sqlite_store(s, path);
+                        if (!store)
+                          return store.error();
+                        n.store = *store;
+                        return untyped(n.store);
+                      }});
+  children.push_back({"log_sequencer", [&n](caf::actor_system& s) {
+                        n.sequencer = spawn_log_sequencer(s, n.store);
+                        return untyped(n.sequencer);
+                      }});
+  children.push_back({"scheduler", [&n](caf::actor_system& s) {
+                        n.scheduler = spawn_scheduler(s, n.store);
+                        return untyped(n.scheduler);
+                      }});
+  for (size_t i = 0; i < cfg.workers; ++i) {
+    auto name = "worker-" + std::to_string(i + 1);
+    children.push_back({name, [&n, &cfg, name](caf::actor_system& s) {
+                          worker_config wcfg;
+                          wcfg.name = name;
+                          wcfg.workspace_root = cfg.data_dir / "work";
+                          wcfg.keep_workspaces = cfg.keep_workspaces;
+                          wcfg.kill_grace = cfg.kill_grace;
+                          auto worker = spawn_worker(s, wcfg, n.scheduler,
+                                                     n.sequencer);
+                          caf::anon_send(n.scheduler, register_atom::value,
+                                         worker);
+                          n.workers.push_back(worker);
+                          return untyped(worker);
+                        }});
+  }
+  children.push_back({"gatekeeper", [&n, &cfg](caf::actor_system& s) {
+                        gatekeeper_config gcfg;
+                        gcfg.limits = cfg.limits;
+                        n.gatekeeper = spawn_gatekeeper(s, gcfg, n.store,
+                                                        n.scheduler);
+                        return untyped(n.gatekeeper);
+                      }});
+  supervisor_config scfg;
+  scfg.name = "node";
+  // A running job gets the kill grace to stop, plus time to report it.
+  scfg.shutdown_timeout = cfg.kill_grace + std::chrono::seconds(5);
+  auto sup = start_supervisor(sys, scfg, std::move(children));
+  if (!sup)
+    return sup.error();
+  n.supervisor = *sup;
+  return n;
+}
+
+void stop_node(node& n) {
+  if (!n.supervisor)
+    return;
+  caf::scoped_actor self{n.supervisor.home_system()};
+  self->send_exit(n.supervisor, caf::exit_reason::user_shutdown);
+  self->wait_for(n.supervisor);
+  n = node{};
+}
+
+} // namespace conveyor

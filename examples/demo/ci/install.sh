@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "installing nothing: this example needs only sh"
