@@ -10,13 +10,17 @@ std::string short_sha(const std::string& sha) {
   return sha.substr(0, 8);
 }
 
-std::string env_text(const job_spec& spec) {
-  std::string result;
+// The job's name and env, as the config gives them: "lint: FOO=1 BAR=2".
+std::string job_text(const job_spec& spec) {
+  std::string env;
   for (auto& var : spec.env) {
-    if (!result.empty())
-      result += ' ';
-    result += var.name + '=' + var.value;
+    if (!env.empty())
+      env += ' ';
+    env += var.name + '=' + var.value;
   }
+  auto result = spec.name.empty() ? env
+                : env.empty()     ? spec.name
+                                  : spec.name + ": " + env;
   if (result.size() > 60)
     result = result.substr(0, 57) + "...";
   return result.empty() ? "-" : result;
@@ -56,12 +60,12 @@ void print_build_header(std::FILE* out, const build_record& build) {
 
 void print_summary(std::FILE* out, const build_record& build) {
   std::fprintf(out, "\n%-8s %-9s %-9s %s\n", "JOB", "STATE", "DURATION",
-               "ENV");
+               "NAME / ENV");
   for (auto& job : build.jobs)
     std::fprintf(out, "%-8s %-9s %-9s %s%s\n", job_number(job.spec).c_str(),
                  to_string(job.state).c_str(),
                  duration_text(job.started_at_ms, job.finished_at_ms).c_str(),
-                 env_text(job.spec).c_str(),
+                 job_text(job.spec).c_str(),
                  job.spec.allow_failure ? " (allowed to fail)" : "");
   std::fprintf(out, "\nBuild #%lld %s in %s.\n",
                static_cast<long long>(build.number),

@@ -87,6 +87,7 @@ struct job_spec {
   int64_t build_number = 0;
   int32_t index = 0;          ///< position of the job in its build, from 1
   int32_t attempt = 1;        ///< 1 for the first run, +1 for each retry
+  std::string name;           ///< the job's name from the config, if any
   std::string request_id;     ///< the UUID of the build's request
   std::string repo;           ///< local path or clone URL
   std::string slug;           ///< owner/name
@@ -104,7 +105,7 @@ struct job_spec {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
   return f(caf::meta::type_name("conveyor::job_spec"), x.job_id, x.build_id,
-           x.build_number, x.index, x.attempt, x.request_id, x.repo, x.slug,
+           x.build_number, x.index, x.attempt, x.name, x.request_id, x.repo, x.slug,
            x.sha, x.branch, x.tag, x.event, x.commit_message, x.env, x.phases,
            x.allow_failure, x.limits);
 }

@@ -40,6 +40,7 @@ job_record make_job(const build_request& req, const matrix_job& job,
   spec.env = job.env;
   spec.phases = job.phases;
   spec.allow_failure = job.allow_failure;
+  spec.name = job.name;
   spec.limits = limits;
   result.created_at_ms = now_ms;
   return result;

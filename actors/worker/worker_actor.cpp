@@ -10,7 +10,6 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/worker/job_runner.hpp"
@@ -23,12 +22,16 @@ namespace {
 std::shared_ptr<spdlog::logger> worker_logger() {
   if (auto log = spdlog::get("worker"))
     return log;
+  // A clone of the default logger writes where the application sends logs
+  // (stderr for `conveyor run`, whose stdout is the build's output).
+  auto created = spdlog::default_logger()->clone("worker");
   try {
-    return spdlog::stdout_color_mt("worker");
+    spdlog::register_logger(created);
   } catch (const spdlog::spdlog_ex&) {
     // Another thread registered it between our two calls.
     return spdlog::get("worker");
   }
+  return created;
 }
 
 int64_t now_ms() {

@@ -160,7 +160,8 @@ std::string encode_spec(const job_spec& x) {
   for (const auto& var : x.env)
     env.push_back(json{{"name", encode_bytes(var.name)},
                        {"value", encode_bytes(var.value)}});
-  json result{{"request_id", encode_bytes(x.request_id)},
+  json result{{"name", encode_bytes(x.name)},
+              {"request_id", encode_bytes(x.request_id)},
               {"repo", encode_bytes(x.repo)},
               {"slug", encode_bytes(x.slug)},
               {"sha", encode_bytes(x.sha)},
@@ -177,6 +178,7 @@ std::string encode_spec(const job_spec& x) {
 void decode_spec(const std::string& text, job_spec& x) {
   auto j = parse(text);
   try {
+    x.name = decode_bytes(j.value("name", json("")));
     x.request_id = decode_bytes(j.at("request_id"));
     x.repo = decode_bytes(j.at("repo"));
     x.slug = decode_bytes(j.at("slug"));

@@ -51,6 +51,7 @@ job_spec sample_job() {
   x.build_number = 3;
   x.index = 2;
   x.attempt = 2;
+  x.name = "lint";
   x.request_id = "4a1c8b52-5a4e-4c53-9a55-2b1f8e1f9d10";
   x.repo = "/srv/repos/demo";
   x.slug = "octo/demo";
@@ -79,6 +80,7 @@ TEST_CASE_METHOD(fixture, "messages round-trip through the binary serializer") {
   CHECK(rt_job.env == job.env);
   CHECK(rt_job.phases.script == job.phases.script);
   CHECK(rt_job.limits.timeout_ms == 1234);
+  CHECK(rt_job.name == "lint");
   check(job_state_changed{42, 2, job_state::failed, 1700000000000, 1, "why"});
   check(build_state_changed{7, build_state::errored, 1700000000001});
   log_part part{42, 2, 5, std::string("line\n\0binary", 12), true};

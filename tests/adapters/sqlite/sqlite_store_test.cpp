@@ -171,6 +171,7 @@ TEST_CASE_METHOD(fixture, "every field of a build survives the store") {
   x.jobs[1].finished_at_ms = 1700000000400;
   x.jobs[1].spec.attempt = 2;
   x.jobs[1].spec.tag = "v1.0";
+  x.jobs[1].spec.name = "lint";
   auto stored = value_of(store.create_build(x));
   auto expected = x;
   expected.id = stored.id;
@@ -195,6 +196,7 @@ TEST_CASE_METHOD(fixture, "every field of a build survives the store") {
         == x.jobs.at(1).spec.phases.after_failure);
   CHECK(fetched.jobs.at(1).spec.limits.max_log_bytes == 6000);
   CHECK(fetched.jobs.at(1).spec.allow_failure);
+  CHECK(fetched.jobs.at(1).spec.name == "lint");
   CHECK_FALSE(fetched.jobs.at(0).spec.allow_failure);
 }
 
