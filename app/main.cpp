@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "app/run_command.hpp"
+#include "app/serve_command.hpp"
 
 namespace {
 
@@ -11,9 +12,10 @@ constexpr const char* usage = R"(usage: conveyor <command> [options]
 
 commands:
   run [DIR]     build a local git repository's commit once and print its logs
+  serve         run a node with its HTTP API (builds, logs, metrics)
 
 options:
-  --help        show this text (or a command's: conveyor run --help)
+  --help        show this text (or a command's, e.g. conveyor serve --help)
   --version     show the version
 )";
 
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
   }
   if (command == "run")
     return conveyor::run_command({args.begin() + 1, args.end()});
+  if (command == "serve")
+    return conveyor::serve_command({args.begin() + 1, args.end()});
   std::fprintf(stderr, "conveyor: unknown command '%s'\n\n%s", command.c_str(),
                usage);
   return 2;

@@ -4,10 +4,12 @@
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/gatekeeper/gatekeeper_actor.hpp"
 #include "actors/log_sequencer/log_sequencer_actor.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
+#include "actors/worker/orphans.hpp"
 #include "actors/worker/worker_actor.hpp"
 #include "adapters/sqlite/sqlite_store_actor.hpp"
 #include "messages/type_ids.hpp"
@@ -30,6 +32,19 @@ caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
     return caf::make_error(caf::sec::runtime_error,
                            "cannot create " + cfg.data_dir.string() + ": "
                              + ec.message());
+  // Jobs a crashed run of this node left behind must be gone before any
+  // worker starts: their runs are requeued as new attempts.
+  orphan_options orphans;
+  orphans.keep_workspaces = cfg.keep_workspaces;
+  auto reaped = reap_orphans(cfg.data_dir / "work", orphans);
+  if (reaped.records > 0 || !reaped.errors.empty())
+    spdlog::default_logger()->warn(
+      "orphaned jobs from a previous run records={} groups_killed={} "
+      "processes_killed={} workspaces_removed={} errors={}",
+      reaped.records, reaped.groups_killed, reaped.processes_killed,
+      reaped.workspaces_removed, reaped.errors.size());
+  for (auto& err : reaped.errors)
+    spdlog::default_logger()->error("orphan cleanup: {}", err);
   // The factories run in order, so each one can use the handles made before.
   node n;
   std::vector<child_spec> children;
@@ -46,8 +61,10 @@ caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
                         n.sequencer = spawn_log_sequencer(s, n.store);
                         return untyped(n.sequencer);
                       }});
-  children.push_back({"scheduler", [&n](caf::actor_system& s) {
-                        n.scheduler = spawn_scheduler(s, n.store);
+  children.push_back({"scheduler", [&n, &cfg](caf::actor_system& s) {
+                        scheduler_config scfg;
+                        scfg.max_attempts = cfg.max_attempts;
+                        n.scheduler = spawn_scheduler(s, scfg, n.store);
                         return untyped(n.scheduler);
                       }});
   for (size_t i = 0; i < cfg.workers; ++i) {
@@ -58,6 +75,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
                           wcfg.workspace_root = cfg.data_dir / "work";
                           wcfg.keep_workspaces = cfg.keep_workspaces;
                           wcfg.kill_grace = cfg.kill_grace;
+                          wcfg.noop_executor = cfg.noop_executor;
                           auto worker = spawn_worker(s, wcfg, n.scheduler,
                                                      n.sequencer);
                           caf::anon_send(n.scheduler, register_atom::value,
@@ -73,11 +91,11 @@ caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
                                                         n.scheduler);
                         return untyped(n.gatekeeper);
                       }});
-  supervisor_config scfg;
-  scfg.name = "node";
+  supervisor_config sup_cfg;
+  sup_cfg.name = "node";
   // A running job gets the kill grace to stop, plus time to report it.
-  scfg.shutdown_timeout = cfg.kill_grace + std::chrono::seconds(5);
-  auto sup = start_supervisor(sys, scfg, std::move(children));
+  sup_cfg.shutdown_timeout = cfg.kill_grace + std::chrono::seconds(5);
+  auto sup = start_supervisor(sys, sup_cfg, std::move(children));
   if (!sup)
     return sup.error();
   n.supervisor = *sup;

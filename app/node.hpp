@@ -26,6 +26,8 @@ struct node_config {
   job_limits limits;                       ///< per-job time and log limits
   bool keep_workspaces = false;            ///< keep work/<job>-<attempt>/
   std::chrono::milliseconds kill_grace{5000}; ///< TERM → KILL on cancel
+  int32_t max_attempts = 3;                ///< runs of a job lost to restarts
+  bool noop_executor = false;              ///< run nothing (benchmarks)
 };
 
 /// The modules of a running node, wired together, under one supervisor.

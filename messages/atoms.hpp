@@ -16,5 +16,10 @@ using complete_atom = caf::atom_constant<caf::atom("complete")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
+using unfinished_atom = caf::atom_constant<caf::atom("unfinish")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 } // namespace conveyor

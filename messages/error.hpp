@@ -20,6 +20,8 @@ enum class errc : uint8_t {
   unknown_job,        ///< no job with that id
   store_failure,      ///< the store could not complete the operation
   no_worker,          ///< a worker slot is busy or gone
+  conflict,           ///< the request does not fit the current state
+  unavailable,        ///< the node is starting, recovering or stopping
 };
 
 /// Returns the enumerator's name, e.g. "invalid_config".

@@ -5,6 +5,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/log.hpp"
+#include "messages/metrics.hpp"
 
 namespace conveyor {
 
@@ -18,6 +19,13 @@ using log_sequencer_actor = caf::typed_actor<
   /// Takes a part in any order, any number of times (from workers).
   caf::reacts_to<log_part>,
   /// Adds a listener for every log (until the listener terminates).
-  caf::reacts_to<subscribe_atom, log_listener_actor>>;
+  caf::reacts_to<subscribe_atom, log_listener_actor>,
+  /// Adds a listener for one log (job id, attempt) and answers the number of
+  /// the first part it will be told; the parts before it are in the store.
+  /// Answers -1 for a log that is already complete: read it from the store.
+  caf::replies_to<subscribe_atom, log_atom, int64_t, int32_t,
+                  log_listener_actor>::with<int32_t>,
+  /// Answers the sequencer's metrics: parts and bytes ingested, duplicates.
+  caf::replies_to<fetch_atom, metrics_atom>::with<metric_families>>;
 
 } // namespace conveyor

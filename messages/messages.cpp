@@ -42,6 +42,8 @@ std::string to_string(errc x) {
     case errc::unknown_job: return "unknown_job";
     case errc::store_failure: return "store_failure";
     case errc::no_worker: return "no_worker";
+    case errc::conflict: return "conflict";
+    case errc::unavailable: return "unavailable";
   }
   return "unknown_error";
 }

@@ -10,8 +10,40 @@
 #include "messages/atoms.hpp"
 #include "messages/build.hpp"
 #include "messages/log.hpp"
+#include "messages/metrics.hpp"
 
 namespace conveyor {
+
+/// Which builds to list, newest first. Empty strings match anything.
+struct build_query {
+  std::string state;      ///< a build state name, e.g. "passed"
+  std::string repo;       ///< a repository slug (or path)
+  int32_t limit = 20;     ///< at most this many builds
+  int64_t before_id = 0;  ///< only builds with a smaller id (paging); 0: any
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, build_query& x) {
+  return f(caf::meta::type_name("conveyor::build_query"), x.state, x.repo,
+           x.limit, x.before_id);
+}
+
+/// Command: end attempt `attempt` of a job and queue attempt + 1. Used for a
+/// lost worker (the old attempt, if unfinished, ends errored with `reason`)
+/// and for a user's restart of a finished job (its finished build is
+/// reopened as started). Stale when `attempt` is not the job's current one.
+struct job_requeue {
+  int64_t job_id = 0;
+  int32_t attempt = 0;
+  int64_t at_ms = 0;
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_requeue& x) {
+  return f(caf::meta::type_name("conveyor::job_requeue"), x.job_id, x.attempt,
+           x.at_ms, x.reason);
+}
 
 /// The persistence port. Adapters (SQLite, PostgreSQL) implement it as an actor
 /// that runs its blocking calls off the shared scheduler. Every write is
@@ -35,6 +67,22 @@ using store_actor = caf::typed_actor<
   /// Answers a build with its jobs, or `errc::unknown_build`.
   caf::replies_to<fetch_atom, build_atom, int64_t>::with<build_record>,
   /// Answers the text of a job attempt's log as stored so far.
-  caf::replies_to<fetch_atom, log_atom, int64_t, int32_t>::with<std::string>>;
+  caf::replies_to<fetch_atom, log_atom, int64_t, int32_t>::with<std::string>,
+  /// Answers the text of the stored parts numbered below the last argument
+  /// (all of it once the log is aggregated): what a live tail starts with.
+  caf::replies_to<fetch_atom, log_atom, int64_t, int32_t, int32_t>::with<std::string>,
+  /// Answers the builds matching a query, newest first, with their jobs.
+  caf::replies_to<fetch_atom, build_query>::with<std::vector<build_record>>,
+  /// Answers one job, or `errc::unknown_job`.
+  caf::replies_to<fetch_atom, job_atom, int64_t>::with<job_record>,
+  /// Answers every build that is not finished or has unfinished jobs, with
+  /// its jobs: what a scheduler recovers after a restart.
+  caf::replies_to<fetch_atom, unfinished_atom>::with<std::vector<build_record>>,
+  /// Applies a requeue in one transaction and answers the job as it now is
+  /// (for a stale requeue: unchanged); `errc::unknown_job` if there is none.
+  caf::replies_to<job_requeue>::with<job_record>,
+  /// Answers the store's metrics: write transactions by kind, their latency
+  /// (histogram), log parts and bytes written.
+  caf::replies_to<fetch_atom, metrics_atom>::with<metric_families>>;
 
 } // namespace conveyor

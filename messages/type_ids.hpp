@@ -10,6 +10,7 @@
 #include "messages/job.hpp"
 #include "messages/log.hpp"
 #include "messages/log_sequencer.hpp"
+#include "messages/metrics.hpp"
 #include "messages/scheduler.hpp"
 #include "messages/store.hpp"
 #include "messages/worker.hpp"
@@ -29,6 +30,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conveyor, (conveyor::log_part))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::log_completed))
   CAF_ADD_TYPE_ID(conveyor, (std::vector<conveyor::log_part>))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::build_query))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::job_requeue))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::job_record))
+  CAF_ADD_TYPE_ID(conveyor, (std::vector<conveyor::build_record>))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::metric_families))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::scheduler_status))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::store_actor))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::worker_actor))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::scheduler_actor))

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <caf/actor_system.hpp>
@@ -43,6 +44,16 @@ std::shared_ptr<spdlog::logger> logger() {
 
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
+struct sequencer_counters {
+  double parts_received = 0;
+  double bytes_received = 0;
+  double parts_released = 0;
+  double parts_dropped = 0;
+  double logs_completed = 0;
+  double write_batches = 0;
+  double write_failures = 0;
+};
+
 struct sequencer_state {
   static inline const char* name = "log_sequencer";
 
@@ -50,9 +61,12 @@ struct sequencer_state {
   std::map<log_key, reorder_buffer> logs;
   std::vector<log_part> unsaved;
   bool writing = false;
-  std::vector<log_listener_actor> listeners;
+  std::vector<log_listener_actor> listeners;          ///< of every log
+  std::map<log_key, std::vector<log_listener_actor>> followers; ///< of one
   std::set<log_key> finished;
   std::deque<log_key> finished_order;
+  sequencer_counters counters;
+  std::optional<caf::error> stopping; ///< why it quits once all is stored
 
   bool is_finished(const log_key& key) const {
     return finished.count(key) > 0;
@@ -67,6 +81,35 @@ struct sequencer_state {
       finished_order.pop_front();
     }
   }
+
+  template <class Message>
+  void tell(const log_key& key, const Message& msg) {
+    for (auto& listener : listeners)
+      caf::anon_send(listener, msg);
+    if (auto i = followers.find(key); i != followers.end())
+      for (auto& follower : i->second)
+        caf::anon_send(follower, msg);
+  }
+
+  void forget_listener(const caf::actor_addr& who) {
+    auto gone = [&who](const log_listener_actor& x) {
+      return x.address() == who;
+    };
+    listeners.erase(std::remove_if(listeners.begin(), listeners.end(), gone),
+                    listeners.end());
+    for (auto i = followers.begin(); i != followers.end();) {
+      auto& xs = i->second;
+      xs.erase(std::remove_if(xs.begin(), xs.end(), gone), xs.end());
+      i = xs.empty() ? followers.erase(i) : std::next(i);
+    }
+  }
+
+  size_t waiting_parts() const {
+    auto result = unsaved.size();
+    for (auto& [key, buffer] : logs)
+      result += buffer.waiting();
+    return result;
+  }
 };
 
 // The flush message is local only, so the actor's public interface stays the
@@ -75,22 +118,21 @@ using sequencer_impl
   = log_sequencer_actor::extend<caf::reacts_to<flush_atom>>;
 using sequencer_ptr = sequencer_impl::stateful_pointer<sequencer_state>;
 
-template <class Message>
-void tell_listeners(sequencer_ptr self, const Message& msg) {
-  for (auto& listener : self->state.listeners)
-    caf::anon_send(listener, msg);
-}
-
 void finish_log(sequencer_ptr self, log_key key) {
-  self->state.logs.erase(key);
-  self->state.remember_finished(key);
-  self->request(self->state.store, store_timeout, complete_atom::value,
-                key.first, key.second)
+  auto& st = self->state;
+  st.counters.parts_dropped += st.logs[key].dropped();
+  st.logs.erase(key);
+  st.remember_finished(key);
+  self->request(st.store, store_timeout, complete_atom::value, key.first,
+                key.second)
     .then(
-      [self](const log_completed& done) {
+      [self, key](const log_completed& done) {
         logger()->debug("log complete job_id={} attempt={} parts={} bytes={}",
                         done.job_id, done.attempt, done.parts, done.bytes);
-        tell_listeners(self, done);
+        auto& st = self->state;
+        st.counters.logs_completed += 1;
+        st.tell(key, done);
+        st.followers.erase(key);
       },
       [key](const caf::error& err) {
         logger()->error("aggregating log failed job_id={} attempt={} error={}",
@@ -100,13 +142,16 @@ void finish_log(sequencer_ptr self, log_key key) {
 
 // Releases stored parts to listeners, in order per log.
 void release(sequencer_ptr self, std::vector<log_part> stored) {
+  auto& st = self->state;
   for (auto& part : stored) {
     log_key key{part.job_id, part.attempt};
-    if (self->state.is_finished(key))
+    if (st.is_finished(key))
       continue;
-    auto& buffer = self->state.logs[key];
-    for (auto& ready : buffer.push(std::move(part)))
-      tell_listeners(self, ready);
+    auto& buffer = st.logs[key];
+    for (auto& ready : buffer.push(std::move(part))) {
+      st.counters.parts_released += 1;
+      st.tell(key, ready);
+    }
     if (buffer.complete())
       finish_log(self, key);
   }
@@ -114,8 +159,13 @@ void release(sequencer_ptr self, std::vector<log_part> stored) {
 
 void write_batch(sequencer_ptr self) {
   auto& st = self->state;
-  if (st.writing || st.unsaved.empty())
+  if (st.writing)
     return;
+  if (st.unsaved.empty()) {
+    if (st.stopping)
+      self->quit(*st.stopping);
+    return;
+  }
   std::vector<log_part> batch;
   if (st.unsaved.size() <= max_batch) {
     batch.swap(st.unsaved);
@@ -126,6 +176,7 @@ void write_batch(sequencer_ptr self) {
     st.unsaved.erase(st.unsaved.begin(), split);
   }
   st.writing = true;
+  st.counters.write_batches += 1;
   self->request(st.store, store_timeout, batch)
     .then(
       [self, batch](int64_t) mutable {
@@ -138,6 +189,7 @@ void write_batch(sequencer_ptr self) {
                         batch.size(), describe(err));
         auto& st = self->state;
         st.writing = false;
+        st.counters.write_failures += 1;
         st.unsaved.insert(st.unsaved.begin(),
                           std::make_move_iterator(batch.begin()),
                           std::make_move_iterator(batch.end()));
@@ -145,27 +197,83 @@ void write_batch(sequencer_ptr self) {
       });
 }
 
+metric_families metrics_of(const sequencer_state& st) {
+  auto counter = [](std::string name, std::string help, double value) {
+    return metric_family{std::move(name), std::move(help), "counter",
+                         {metric_sample{"", {}, value}}};
+  };
+  auto& c = st.counters;
+  return {
+    counter("conveyor_log_parts_received_total",
+            "Log parts received from workers, duplicates included.",
+            c.parts_received),
+    counter("conveyor_log_bytes_received_total",
+            "Bytes of log content received from workers.", c.bytes_received),
+    counter("conveyor_log_parts_released_total",
+            "Log parts stored and told to listeners in order.",
+            c.parts_released),
+    counter("conveyor_log_parts_dropped_total",
+            "Duplicate log parts and parts past a final one.", c.parts_dropped),
+    counter("conveyor_logs_completed_total",
+            "Logs whose every part is stored and aggregated.", c.logs_completed),
+    counter("conveyor_log_write_batches_total",
+            "Batches of log parts sent to the store.", c.write_batches),
+    counter("conveyor_log_write_failures_total",
+            "Batches the store failed to write (retried).", c.write_failures),
+    metric_family{"conveyor_log_parts_waiting",
+                  "Log parts not yet stored or waiting for a gap to fill.",
+                  "gauge",
+                  {metric_sample{"", {}, static_cast<double>(st.waiting_parts())}}},
+    metric_family{"conveyor_logs_open", "Logs that are not complete yet.",
+                  "gauge",
+                  {metric_sample{"", {}, static_cast<double>(st.logs.size())}}},
+  };
+}
+
 sequencer_impl::behavior_type sequencer(sequencer_ptr self, store_actor store) {
   self->state.store = std::move(store);
   self->set_down_handler([self](const caf::down_msg& msg) {
-    auto& ls = self->state.listeners;
-    ls.erase(std::remove_if(ls.begin(), ls.end(),
-                            [&msg](const log_listener_actor& x) {
-                              return x.address() == msg.source;
-                            }),
-             ls.end());
+    self->state.forget_listener(msg.source);
+  });
+  // Asked to stop, it first stores the parts it holds: nothing half-written.
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::kill) {
+      self->quit(msg.reason);
+      return;
+    }
+    logger()->info("stopping after storing {} pending parts",
+                   self->state.unsaved.size());
+    self->state.stopping = msg.reason;
+    write_batch(self);
   });
   return {
     [self](log_part& part) {
-      if (self->state.is_finished({part.job_id, part.attempt}))
+      auto& st = self->state;
+      st.counters.parts_received += 1;
+      st.counters.bytes_received += static_cast<double>(part.content.size());
+      if (st.is_finished({part.job_id, part.attempt})) {
+        st.counters.parts_dropped += 1;
         return;
-      self->state.unsaved.push_back(std::move(part));
+      }
+      st.unsaved.push_back(std::move(part));
       write_batch(self);
     },
     [self](subscribe_atom, log_listener_actor& listener) {
       self->monitor(listener);
       self->state.listeners.push_back(std::move(listener));
     },
+    [self](subscribe_atom, log_atom, int64_t job_id, int32_t attempt,
+           log_listener_actor& listener) -> int32_t {
+      auto& st = self->state;
+      log_key key{job_id, attempt};
+      if (st.is_finished(key))
+        return -1;
+      self->monitor(listener);
+      st.followers[key].push_back(std::move(listener));
+      auto i = st.logs.find(key);
+      return i == st.logs.end() ? 0 : i->second.next_expected();
+    },
+    [self](fetch_atom, metrics_atom) { return metrics_of(self->state); },
     [self](flush_atom) { write_batch(self); },
   };
 }

@@ -11,6 +11,7 @@
 
 #include "actors/scheduler/build_result.hpp"
 #include "actors/scheduler/job_queue.hpp"
+#include "actors/scheduler/scheduler_metrics.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 
@@ -19,6 +20,7 @@ namespace conveyor {
 namespace {
 
 constexpr auto store_timeout = std::chrono::seconds(30);
+constexpr auto recovery_retry = std::chrono::seconds(1);
 
 std::shared_ptr<spdlog::logger> logger() {
   static auto result = [] {
@@ -37,6 +39,8 @@ int64_t now_ms() {
     .count();
 }
 
+using recover_atom = caf::atom_constant<caf::atom("recover")>;
+
 struct tracked_job {
   job_spec spec;
   job_state state = job_state::created;
@@ -44,7 +48,6 @@ struct tracked_job {
 };
 
 struct tracked_build {
-  std::string request_id;
   bool fast_finish = false;
   build_state state = build_state::created;
   std::vector<int64_t> job_ids;
@@ -53,20 +56,57 @@ struct tracked_build {
 struct worker_slot {
   worker_actor worker;
   std::optional<int64_t> job_id; ///< the job it runs, if busy
+  int32_t attempt = 0;           ///< and which attempt
 };
 
 struct scheduler_state {
   static inline const char* name = "scheduler";
 
+  scheduler_config cfg;
   store_actor store;
+  bool recovered = false;
+  bool draining = false;
   job_queue queue;
   std::map<int64_t, tracked_job> jobs;
   std::map<int64_t, tracked_build> builds;
   std::vector<worker_slot> slots;
   std::vector<build_listener_actor> listeners;
+  scheduler_metrics metrics;
+
+  scheduler_status status() const {
+    scheduler_status result;
+    result.recovered = recovered;
+    result.draining = draining;
+    result.queued = static_cast<int32_t>(queue.size());
+    for (auto& slot : slots) {
+      if (!slot.worker)
+        continue;
+      ++result.slots;
+      if (slot.job_id)
+        ++result.running;
+    }
+    return result;
+  }
+
+  metric_families metric_snapshot() {
+    auto m = metrics;
+    for (auto& [id, build] : builds)
+      if (!is_terminal(build.state))
+        m.builds_open[build.state] += 1;
+    for (auto& [id, job] : jobs)
+      if (!is_terminal(job.state))
+        m.jobs_open[job.state] += 1;
+    auto now = status();
+    m.queue_depth = now.queued;
+    m.slots_busy = now.running;
+    m.slots_free = now.slots - now.running;
+    return to_families(m);
+  }
 };
 
-using scheduler_ptr = scheduler_actor::stateful_pointer<scheduler_state>;
+// Handles the scheduler's own (local) recovery message besides its interface.
+using scheduler_impl = scheduler_actor::extend<caf::reacts_to<recover_atom>>;
+using scheduler_ptr = scheduler_impl::stateful_pointer<scheduler_state>;
 
 template <class Event>
 void tell_listeners(scheduler_ptr self, const Event& event) {
@@ -75,6 +115,7 @@ void tell_listeners(scheduler_ptr self, const Event& event) {
 }
 
 void persist_job(scheduler_ptr self, job_state_changed event);
+void requeue(scheduler_ptr self, const job_spec& spec, std::string reason);
 
 // -- slots and dispatch -------------------------------------------------------
 
@@ -83,7 +124,8 @@ void persist_job(scheduler_ptr self, job_state_changed event);
 std::optional<job_spec> next_runnable(scheduler_state& st) {
   while (auto next = st.queue.pop()) {
     auto tracked = st.jobs.find(next->job_id);
-    if (tracked != st.jobs.end() && tracked->second.state == job_state::queued)
+    if (tracked != st.jobs.end() && tracked->second.state == job_state::queued
+        && tracked->second.spec.attempt == next->attempt)
       return next;
   }
   return std::nullopt;
@@ -91,6 +133,8 @@ std::optional<job_spec> next_runnable(scheduler_state& st) {
 
 void dispatch(scheduler_ptr self) {
   auto& st = self->state;
+  if (st.draining)
+    return;
   for (size_t i = 0; i < st.slots.size() && st.queue.size() > 0; ++i) {
     auto& slot = st.slots[i];
     if (slot.job_id || !slot.worker)
@@ -99,20 +143,24 @@ void dispatch(scheduler_ptr self) {
     if (!next)
       return;
     slot.job_id = next->job_id;
+    slot.attempt = next->attempt;
     st.jobs.at(next->job_id).slot = i;
-    logger()->info("assigning job request_id={} job_id={} number={} slot={}",
-                   next->request_id, next->job_id, job_number(*next), i);
+    logger()->debug("assigning job request_id={} job_id={} number={} "
+                    "attempt={} slot={}",
+                    next->request_id, next->job_id, job_number(*next),
+                    next->attempt, i);
     self->send(slot.worker, run_atom::value, *next);
   }
 }
 
-void free_slot_of(scheduler_ptr self, int64_t job_id) {
+void free_slot_of(scheduler_ptr self, int64_t job_id, int32_t attempt) {
   auto& st = self->state;
   for (auto& slot : st.slots)
-    if (slot.job_id == job_id)
+    if (slot.job_id == job_id && slot.attempt == attempt) {
       slot.job_id.reset();
-  if (auto i = st.jobs.find(job_id); i != st.jobs.end())
-    i->second.slot.reset();
+      if (auto i = st.jobs.find(job_id); i != st.jobs.end())
+        i->second.slot.reset();
+    }
   dispatch(self);
 }
 
@@ -140,6 +188,8 @@ void persist_build(scheduler_ptr self, build_state_changed event) {
           return;
         logger()->info("build {} build_id={}", to_string(event.state),
                        event.build_id);
+        if (is_terminal(event.state))
+          self->state.metrics.builds_finished[event.state] += 1;
         tell_listeners(self, event);
         forget_if_done(self, event.build_id);
       },
@@ -181,14 +231,17 @@ void update_build(scheduler_ptr self, int64_t build_id) {
 void on_job_changed(scheduler_ptr self, const job_state_changed& event) {
   auto& st = self->state;
   auto i = st.jobs.find(event.job_id);
-  if (i == st.jobs.end())
+  if (i == st.jobs.end() || i->second.spec.attempt != event.attempt)
     return;
   auto& job = i->second;
   job.state = event.state;
-  logger()->info("job {} request_id={} job_id={} number={}{}{}",
+  st.metrics.transitions_applied += 1;
+  if (is_terminal(event.state))
+    st.metrics.jobs_finished[event.state] += 1;
+  logger()->info("job {} request_id={} job_id={} number={} attempt={}{}{}",
                  to_string(event.state), job.spec.request_id, event.job_id,
-                 job_number(job.spec), event.reason.empty() ? "" : " reason=",
-                 event.reason);
+                 job_number(job.spec), event.attempt,
+                 event.reason.empty() ? "" : " reason=", event.reason);
   tell_listeners(self, event);
   if (event.state == job_state::queued) {
     st.queue.push(job.spec);
@@ -202,40 +255,113 @@ void persist_job(scheduler_ptr self, job_state_changed event) {
     .then(
       [self, event](bool applied) {
         if (is_terminal(event.state))
-          free_slot_of(self, event.job_id);
-        if (applied)
+          free_slot_of(self, event.job_id, event.attempt);
+        if (applied) {
           on_job_changed(self, event);
-        else
-          logger()->debug("ignoring stale news job_id={} attempt={} state={}",
-                          event.job_id, event.attempt, to_string(event.state));
+          return;
+        }
+        self->state.metrics.transitions_ignored += 1;
+        logger()->debug("ignoring stale news job_id={} attempt={} state={}",
+                        event.job_id, event.attempt, to_string(event.state));
       },
       [self, event](const caf::error& err) {
         logger()->error("storing job state failed job_id={} state={} error={}",
                         event.job_id, to_string(event.state), describe(err));
         if (is_terminal(event.state))
-          free_slot_of(self, event.job_id);
+          free_slot_of(self, event.job_id, event.attempt);
       });
 }
 
-void enqueue(scheduler_ptr self, const build_record& build) {
+// Takes a new attempt the store has queued.
+void on_requeued(scheduler_ptr self, const job_record& job) {
   auto& st = self->state;
-  if (st.builds.count(build.id) > 0)
+  auto i = st.jobs.find(job.spec.job_id);
+  if (i == st.jobs.end() || job.state != job_state::queued)
     return;
+  i->second.spec = job.spec;
+  i->second.state = job_state::queued;
+  st.metrics.jobs_requeued += 1;
+  logger()->info("job queued again request_id={} job_id={} number={} "
+                 "attempt={}",
+                 job.spec.request_id, job.spec.job_id, job_number(job.spec),
+                 job.spec.attempt);
+  tell_listeners(self, job_state_changed{job.spec.job_id, job.spec.attempt,
+                                         job_state::queued, now_ms(), -1, ""});
+  st.queue.push(job.spec);
+  dispatch(self);
+}
+
+// A run that was in flight when the node stopped is lost: a new attempt, or
+// an error once the attempts are used up.
+void requeue(scheduler_ptr self, const job_spec& spec, std::string reason) {
+  auto& st = self->state;
+  if (spec.attempt >= st.cfg.max_attempts) {
+    persist_job(self, {spec.job_id, spec.attempt, job_state::errored, now_ms(),
+                       -1, reason + "; gave up after "
+                             + std::to_string(spec.attempt) + " attempts"});
+    return;
+  }
+  job_requeue cmd{spec.job_id, spec.attempt, now_ms(), std::move(reason)};
+  self->request(st.store, store_timeout, cmd)
+    .then([self](const job_record& job) { on_requeued(self, job); },
+          [cmd](const caf::error& err) {
+            logger()->error("requeue failed job_id={} error={}", cmd.job_id,
+                            describe(err));
+          });
+}
+
+// Tracks a stored build and moves each of its jobs on from where it stands.
+// Jobs already tracked and unfinished are left as they are.
+void adopt(scheduler_ptr self, const build_record& build) {
+  auto& st = self->state;
   auto& tracked = st.builds[build.id];
-  tracked.request_id = build.request.request_id;
   tracked.fast_finish = build.fast_finish;
   tracked.state = build.state;
+  tracked.job_ids.clear();
   for (auto& job : build.jobs) {
-    tracked.job_ids.push_back(job.spec.job_id);
-    st.jobs[job.spec.job_id] = tracked_job{job.spec, job.state, std::nullopt};
+    auto id = job.spec.job_id;
+    tracked.job_ids.push_back(id);
+    if (auto i = st.jobs.find(id);
+        i != st.jobs.end() && !is_terminal(i->second.state))
+      continue;
+    st.jobs[id] = tracked_job{job.spec, job.state, std::nullopt};
+    switch (job.state) {
+      case job_state::created:
+        persist_job(self, {id, job.spec.attempt, job_state::queued, now_ms(),
+                           -1, ""});
+        break;
+      case job_state::queued:
+        st.queue.push(job.spec);
+        break;
+      case job_state::received:
+      case job_state::started:
+        requeue(self, job.spec, "the node stopped while the job ran");
+        break;
+      default:
+        break;
+    }
   }
-  logger()->info("build enqueued request_id={} build_id={} jobs={}",
-                 build.request.request_id, build.id, build.jobs.size());
-  for (auto& job : build.jobs)
-    if (job.state == job_state::created)
-      persist_job(self, {job.spec.job_id, job.spec.attempt, job_state::queued,
-                         now_ms(), -1, ""});
+  dispatch(self);
   update_build(self, build.id);
+}
+
+void recover(scheduler_ptr self) {
+  self->request(self->state.store, store_timeout, fetch_atom::value,
+                unfinished_atom::value)
+    .then(
+      [self](const std::vector<build_record>& builds) {
+        size_t jobs = 0;
+        for (auto& build : builds) {
+          adopt(self, build);
+          jobs += build.jobs.size();
+        }
+        self->state.recovered = true;
+        logger()->info("recovered builds={} jobs={}", builds.size(), jobs);
+      },
+      [self](const caf::error& err) {
+        logger()->error("recovery failed, retrying error={}", describe(err));
+        self->delayed_send(self, recovery_retry, recover_atom::value);
+      });
 }
 
 bool cancel_job(scheduler_ptr self, int64_t job_id, const std::string& why) {
@@ -255,6 +381,56 @@ bool cancel_job(scheduler_ptr self, int64_t job_id, const std::string& why) {
   return true;
 }
 
+// A user's restart: the finished job runs again as a new attempt; its build,
+// if finished and forgotten, is fetched and tracked again.
+caf::result<job_record> restart(scheduler_ptr self, int64_t job_id) {
+  auto& st = self->state;
+  if (auto i = st.jobs.find(job_id);
+      i != st.jobs.end() && !is_terminal(i->second.state))
+    return make_error(errc::conflict,
+                      "job " + std::to_string(job_id) + " has not finished");
+  auto rp = self->make_response_promise<job_record>();
+  auto fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
+  self->request(st.store, store_timeout, fetch_atom::value, job_atom::value,
+                job_id)
+    .then(
+      [self, rp, fail](const job_record& job) mutable {
+        if (!is_terminal(job.state)) {
+          rp.deliver(make_error(errc::conflict,
+                                "job " + std::to_string(job.spec.job_id)
+                                  + " has not finished"));
+          return;
+        }
+        job_requeue cmd{job.spec.job_id, job.spec.attempt, now_ms(),
+                        "restarted"};
+        self->request(self->state.store, store_timeout, cmd)
+          .then(
+            [self, rp, fail](const job_record& queued) mutable {
+              self->request(self->state.store, store_timeout,
+                            fetch_atom::value, build_atom::value,
+                            queued.spec.build_id)
+                .then(
+                  [self, rp, queued](const build_record& build) mutable {
+                    self->state.metrics.jobs_requeued += 1;
+                    tell_listeners(self,
+                                   job_state_changed{queued.spec.job_id,
+                                                     queued.spec.attempt,
+                                                     job_state::queued,
+                                                     now_ms(), -1, ""});
+                    tell_listeners(self, build_state_changed{build.id,
+                                                             build.state,
+                                                             now_ms()});
+                    adopt(self, build);
+                    rp.deliver(queued);
+                  },
+                  fail);
+            },
+            fail);
+      },
+      fail);
+  return rp;
+}
+
 // -- monitors -----------------------------------------------------------------
 
 void on_down(scheduler_ptr self, const caf::down_msg& msg) {
@@ -265,30 +441,39 @@ void on_down(scheduler_ptr self, const caf::down_msg& msg) {
                             return x.address() == msg.source;
                           }),
            ls.end());
-  for (size_t i = 0; i < st.slots.size(); ++i) {
-    if (st.slots[i].worker.address() != msg.source)
+  for (auto& slot : st.slots) {
+    if (slot.worker.address() != msg.source)
       continue;
-    // A lost slot's job cannot finish: it is errored (requeueing as a new
-    // attempt comes with supervision).
-    if (auto job_id = st.slots[i].job_id) {
-      auto& job = st.jobs.at(*job_id);
-      persist_job(self, {*job_id, job.spec.attempt, job_state::errored,
-                         now_ms(), -1, "worker lost"});
+    if (slot.job_id) {
+      if (auto i = st.jobs.find(*slot.job_id); i != st.jobs.end()) {
+        i->second.slot.reset();
+        requeue(self, i->second.spec, "its worker slot was lost");
+      }
     }
-    st.slots[i].job_id.reset();
-    st.slots[i].worker = nullptr;
+    slot.job_id.reset();
+    slot.worker = nullptr;
   }
 }
 
-scheduler_actor::behavior_type scheduler(scheduler_ptr self, store_actor store) {
+scheduler_impl::behavior_type scheduler(scheduler_ptr self,
+                                        scheduler_config cfg,
+                                        store_actor store) {
+  self->state.cfg = cfg;
   self->state.store = std::move(store);
   self->set_down_handler([self](const caf::down_msg& msg) { on_down(self, msg); });
+  recover(self);
   return {
-    [self](enqueue_atom, const build_record& build) { enqueue(self, build); },
+    [self](enqueue_atom, const build_record& build) {
+      if (self->state.builds.count(build.id) > 0)
+        return;
+      logger()->info("build enqueued request_id={} build_id={} jobs={}",
+                     build.request.request_id, build.id, build.jobs.size());
+      adopt(self, build);
+    },
     [self](job_state_changed& event) { persist_job(self, std::move(event)); },
     [self](register_atom, worker_actor& worker) {
       self->monitor(worker);
-      self->state.slots.push_back({std::move(worker), std::nullopt});
+      self->state.slots.push_back({std::move(worker), std::nullopt, 0});
       dispatch(self);
     },
     [self](subscribe_atom, build_listener_actor& listener) {
@@ -307,13 +492,32 @@ scheduler_actor::behavior_type scheduler(scheduler_ptr self, store_actor store) 
     [self](cancel_atom, job_atom, int64_t job_id) {
       return cancel_job(self, job_id, "job canceled");
     },
+    [self](restart_atom, job_atom, int64_t job_id) {
+      return restart(self, job_id);
+    },
+    [self](drain_atom, bool cancel_running) {
+      auto& st = self->state;
+      if (!st.draining)
+        logger()->info("draining: no more jobs are handed out");
+      st.draining = true;
+      if (cancel_running)
+        for (auto& slot : st.slots)
+          if (slot.job_id && slot.worker)
+            self->send(slot.worker, cancel_atom::value, *slot.job_id,
+                       slot.attempt);
+      return st.status();
+    },
+    [self](fetch_atom, status_atom) { return self->state.status(); },
+    [self](fetch_atom, metrics_atom) { return self->state.metric_snapshot(); },
+    [self](recover_atom) { recover(self); },
   };
 }
 
 } // namespace
 
-scheduler_actor spawn_scheduler(caf::actor_system& sys, store_actor store) {
-  return sys.spawn(scheduler, std::move(store));
+scheduler_actor spawn_scheduler(caf::actor_system& sys, scheduler_config cfg,
+                                store_actor store) {
+  return sys.spawn(scheduler, cfg, std::move(store));
 }
 
 } // namespace conveyor

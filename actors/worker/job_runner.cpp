@@ -12,8 +12,10 @@
 #include <cstring>
 
 #include "actors/worker/build_script.hpp"
+#include "actors/worker/group_record.hpp"
 #include "actors/worker/job_environment.hpp"
 #include "actors/worker/process.hpp"
+#include "actors/worker/remove_tree.hpp"
 
 namespace conveyor {
 
@@ -32,23 +34,6 @@ struct workspace_paths {
 workspace_paths paths_of(const fs::path& ws) {
   return {ws, ws / "build", ws / ".conveyor" / "build.sh",
           ws / ".conveyor" / "result"};
-}
-
-// Build scripts may leave directories without write or search permission
-// (some test suites do), which stops remove_all half-way.
-void remove_tree(const fs::path& dir) {
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  if (!ec || !fs::exists(dir, ec))
-    return;
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::add, ec);
-  for (auto i = fs::recursive_directory_iterator(
-         dir, fs::directory_options::skip_permission_denied, ec);
-       !ec && i != fs::recursive_directory_iterator(); i.increment(ec))
-    if (i->is_directory(ec) && !i->is_symlink(ec))
-      fs::permissions(i->path(), fs::perms::owner_all, fs::perm_options::add,
-                      ec);
-  fs::remove_all(dir, ec);
 }
 
 std::optional<std::string> prepare(const workspace_paths& ws,
@@ -164,6 +149,14 @@ process_limits limits_of(const job_spec& spec, milliseconds kill_grace) {
   return result;
 }
 
+std::optional<std::string> record_group(const job_spec& spec,
+                                        const fs::path& ws, pid_t pgid) {
+  auto rec = describe_group(pgid, spec.job_id, spec.attempt, ws);
+  if (!rec)
+    return "cannot read /proc/" + std::to_string(pgid) + "/stat";
+  return write_group_record(*rec);
+}
+
 template <class Emit>
 std::pair<job_outcome, std::string>
 run_script(const job_spec& spec, const job_runner_config& cfg,
@@ -190,7 +183,23 @@ run_script(const job_spec& spec, const job_runner_config& cfg,
   opts.on_tick = [&chunker, &emit](process_options::clock::time_point now) {
     emit(chunker.tick(now));
   };
-  return conclude(spec, run_process(opts), ws.result_file);
+  bool recorded = false;
+  opts.on_spawned = [&spec, &ws, &chunker, &emit, &recorded](pid_t pgid) {
+    auto err = record_group(spec, ws.root, pgid);
+    recorded = !err;
+    if (err)
+      emit(chunker.write("Warning: the worker could not record the job's "
+                         "processes, so a crash of the server would leave "
+                         "them running: " + *err + ".\n",
+                         process_options::clock::now()));
+  };
+  auto proc = run_process(opts);
+  // A record left behind keeps the workspace for reap_orphans.
+  if (recorded && !proc.group_survived) {
+    std::error_code ec;
+    fs::remove(group_record_path(ws.root), ec);
+  }
+  return conclude(spec, proc, ws.result_file);
 }
 
 } // namespace
@@ -220,9 +229,24 @@ job_outcome run_job(const job_spec& spec, const job_runner_config& cfg,
     end.second = "The worker failed: " + std::string{e.what()} + ".";
   }
   emit(chunker.finish("\n" + end.second));
-  if (!cfg.keep_workspace)
+  std::error_code ec;
+  if (!cfg.keep_workspace && !fs::exists(group_record_path(ws.root), ec))
     remove_tree(ws.root);
   return end.first;
+}
+
+job_outcome run_noop_job(const job_spec& spec, const job_callbacks& cb) {
+  if (cb.on_started)
+    cb.on_started();
+  if (cb.on_part) {
+    log_chunker chunker{spec.job_id, spec.attempt};
+    for (auto& part : chunker.finish(done_line(0)))
+      cb.on_part(std::move(part));
+  }
+  job_outcome out;
+  out.state = job_state::passed;
+  out.exit_code = 0;
+  return out;
 }
 
 } // namespace conveyor

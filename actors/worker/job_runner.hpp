@@ -55,8 +55,17 @@ std::filesystem::path workspace_of(const std::filesystem::path& root,
 /// attempt ended (Travis style). A hard timeout, a silence, a log over the
 /// limit, a setup failure and a script that ended before recording its
 /// result are errored; setting `cancel` stops the job and gives canceled.
-/// Removes the workspace afterwards unless `keep_workspace` is set.
+/// While the build script's process group may live, its `group_record` is
+/// kept in `.conveyor/pgid` (see `reap_orphans`). Removes the workspace
+/// afterwards unless `keep_workspace` is set, or a process of the group
+/// survived SIGKILL (then the record stays too).
 job_outcome run_job(const job_spec& spec, const job_runner_config& cfg,
                     const std::atomic<bool>& cancel, const job_callbacks& cb);
+
+/// Runs a job attempt without running anything, to benchmark the
+/// orchestration alone: no workspace, no clone, no process. Calls `on_started`,
+/// then `on_part` once with part 0, final, "Done. Your build exited with 0.\n",
+/// and returns passed with exit code 0. Does not block.
+job_outcome run_noop_job(const job_spec& spec, const job_callbacks& cb);
 
 } // namespace conveyor

@@ -154,8 +154,10 @@ public:
         reap_group();
         if (leader_done_ && group_gone())
           break;
-        if (killed_ && now - kill_at_ >= reap_cap)
+        if (killed_ && now - kill_at_ >= reap_cap) {
+          survived_ = !group_gone();
           break;
+        }
       }
     }
     // What the group wrote before it died is still in the pipe; a process
@@ -287,6 +289,7 @@ private:
     result.started_at = started_;
     result.ended_at = clock::now();
     result.output_bytes = output_bytes_;
+    result.group_survived = survived_;
     if (leader_done_ && leader_status_ >= 0) {
       if (WIFEXITED(leader_status_))
         result.exit_code = WEXITSTATUS(leader_status_);
@@ -315,6 +318,7 @@ private:
   clock::time_point term_at_;
   bool killed_ = false;
   clock::time_point kill_at_;
+  bool survived_ = false;
   bool done_ = false;
 };
 
@@ -346,6 +350,8 @@ process_result run_process(const process_options& opts) {
     return result;
   }
   watcher w{opts, child, started};
+  if (opts.on_spawned)
+    opts.on_spawned(child.pid);
   return w.run();
 }
 

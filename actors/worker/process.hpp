@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/types.h>
+
 namespace conveyor {
 
 /// The limits `run_process` enforces; a zero or negative value disables one.
@@ -38,6 +40,11 @@ struct process_options {
   process_limits limits;
   /// Set to true (from any thread) to stop the process; checked every 50 ms.
   const std::atomic<bool>* cancel = nullptr;
+  /// Called once the process runs, before any other callback, with its
+  /// process group id (its pid). The leader is not reaped before `run_process`
+  /// returns, so the id cannot be reused meanwhile. If this throws, the group
+  /// is killed.
+  std::function<void(pid_t pgid)> on_spawned;
   /// Receives stdout and stderr, interleaved as written, when they come.
   std::function<void(std::string_view bytes, clock::time_point now)> on_output;
   /// Called at least every 50 ms while the process runs (e.g. to flush logs).
@@ -72,6 +79,9 @@ struct process_result {
   process_options::clock::time_point ended_at;
   /// Why it could not be started, for `failed_to_start`.
   std::string error;
+  /// True if a process of its group outlived SIGKILL for longer than this
+  /// call waits (stuck in the kernel) and was left behind.
+  bool group_survived = false;
 };
 
 /// Runs a program as the leader of its own process group, with stdin from

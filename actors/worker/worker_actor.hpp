@@ -20,6 +20,9 @@ struct worker_config {
   std::filesystem::path workspace_root;   ///< where job workspaces are made
   bool keep_workspaces = false;           ///< leave workspaces on disk
   std::chrono::milliseconds kill_grace{5000}; ///< SIGTERM → SIGKILL delay
+  /// Runs nothing: every attempt passes at once (see `run_noop_job`), inline
+  /// in the actor, to benchmark the orchestration alone.
+  bool noop_executor = false;
 };
 
 /// Spawns a worker slot that runs one job attempt at a time.
@@ -32,7 +35,9 @@ struct worker_config {
 /// "worker busy", except for a duplicate of the attempt it runs, which it
 /// ignores. `(cancel_atom, job_id, attempt)` stops the attempt if it
 /// runs here. When the actor terminates, it cancels its running attempt and
-/// waits for it, so no process or thread outlives it.
+/// waits for it, so no process or thread outlives it. With `noop_executor`,
+/// a run reports received, started, one final log part and passed before the
+/// handler returns: the slot is never busy and there is nothing to cancel.
 worker_actor spawn_worker(caf::actor_system& sys, worker_config cfg,
                           scheduler_actor scheduler,
                           log_sequencer_actor sequencer);

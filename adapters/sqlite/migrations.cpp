@@ -102,6 +102,18 @@ CREATE TABLE logs (
   PRIMARY KEY (job_id, attempt)
 );
 )sql"},
+  {2, "indexes for listings and recovery", R"sql(
+-- Listings run newest first by state or by repository; the (x, id) indexes
+-- serve both the filter and the order, and before_id paging.
+CREATE INDEX builds_by_state ON builds (state, id);
+CREATE INDEX builds_by_repository ON builds (repository, id);
+
+-- Only unfinished jobs are indexed, so the index stays as small as the work
+-- a restarted scheduler recovers. Queries must repeat this WHERE term word
+-- for word, or SQLite will not use the index.
+CREATE INDEX jobs_unfinished ON jobs (build_id)
+  WHERE state NOT IN ('passed', 'failed', 'errored', 'canceled');
+)sql"},
 };
 
 int64_t now_ms() {
@@ -129,6 +141,10 @@ int32_t schema_version(database& db) {
 }
 
 std::vector<int32_t> migrate(database& db) {
+  return migrate(db, latest_schema_version());
+}
+
+std::vector<int32_t> migrate(database& db, int32_t target) {
   db.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
           "version INTEGER PRIMARY KEY NOT NULL, "
           "applied_at INTEGER NOT NULL)");
@@ -140,7 +156,7 @@ std::vector<int32_t> migrate(database& db) {
                   + " that this conveyor knows; upgrade conveyor");
   std::vector<int32_t> applied;
   for (const auto& m : migrations) {
-    if (m.version <= current)
+    if (m.version <= current || m.version > target)
       continue;
     transaction tx{db, transaction::kind::write};
     // Another process may have migrated while we waited for the write lock.

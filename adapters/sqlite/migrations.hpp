@@ -18,4 +18,8 @@ int32_t schema_version(database& db);
 /// Throws `failure` if a migration fails or `db` is newer than this code.
 std::vector<int32_t> migrate(database& db);
 
+/// Like `migrate(db)`, but stops at version `target`: how tests make a
+/// database of an older schema.
+std::vector<int32_t> migrate(database& db, int32_t target);
+
 } // namespace conveyor::sqlite

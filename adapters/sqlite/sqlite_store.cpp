@@ -1,6 +1,5 @@
 #include "adapters/sqlite/sqlite_store.hpp"
 
-#include <chrono>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -8,6 +7,7 @@
 #include "adapters/sqlite/boundary.hpp"
 #include "adapters/sqlite/json_codec.hpp"
 #include "adapters/sqlite/migrations.hpp"
+#include "adapters/sqlite/rows.hpp"
 #include "adapters/sqlite/store_logger.hpp"
 #include "messages/error.hpp"
 
@@ -15,43 +15,18 @@ namespace conveyor {
 
 namespace {
 
+using sqlite::counted;
 using sqlite::failure;
 using sqlite::guarded;
 using sqlite::job_context;
+using sqlite::or_now;
+using sqlite::parse_build_state;
+using sqlite::parse_job_state;
 using sqlite::store_logger;
 using sqlite::transaction;
-
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
-
-int64_t or_now(int64_t at_ms) {
-  return at_ms != 0 ? at_ms : now_ms();
-}
-
-template <class Enum>
-Enum parse_state(const std::string& name) {
-  Enum result;
-  if (!from_string(name, result))
-    throw failure("unknown state '" + name + "' in the database");
-  return result;
-}
+using sqlite::transaction_kind;
 
 // -- SQL ----------------------------------------------------------------------
-
-constexpr const char* select_build_sql
-  = "SELECT b.id, b.number, b.state, b.fast_finish, b.config, b.messages, "
-    "b.created_at, b.started_at, b.finished_at, r.request_id, r.source, "
-    "r.repo, r.slug, r.ref, r.sha, r.branch, r.tag, r.event, r.message, "
-    "r.sender FROM builds b JOIN requests r ON r.request_id = b.request_id "
-    "WHERE b.id = ?";
-
-constexpr const char* select_jobs_sql
-  = "SELECT id, idx, spec, allow_failure, state, attempt, exit_code, reason, "
-    "created_at, started_at, finished_at FROM jobs WHERE build_id = ? "
-    "ORDER BY idx";
 
 constexpr const char* insert_request_sql
   = "INSERT OR IGNORE INTO requests (request_id, source, event, repo, slug, "
@@ -68,55 +43,7 @@ constexpr const char* insert_job_sql
     "exit_code, reason, created_at, started_at, finished_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-constexpr const char* insert_transition_sql
-  = "INSERT INTO job_transitions (job_id, attempt, state, at, exit_code, "
-    "reason) VALUES (?, ?, ?, ?, ?, ?)";
-
 // -- rows ---------------------------------------------------------------------
-
-build_record build_from_row(const sqlite::statement& row) {
-  build_record x;
-  x.id = row.int64(0);
-  x.number = row.int64(1);
-  x.state = parse_state<build_state>(row.text(2));
-  x.fast_finish = row.int64(3) != 0;
-  x.config = row.text(4);
-  x.messages = sqlite::decode_messages(row.text(5));
-  x.created_at_ms = row.int64(6);
-  x.started_at_ms = row.int64(7);
-  x.finished_at_ms = row.int64(8);
-  auto& r = x.request;
-  r.request_id = row.text(9);
-  r.source = row.text(10);
-  r.repo = row.text(11);
-  r.slug = row.text(12);
-  r.ref = row.text(13);
-  r.sha = row.text(14);
-  r.branch = row.text(15);
-  r.tag = row.text(16);
-  r.event = row.text(17);
-  r.commit_message = row.text(18);
-  r.sender = row.text(19);
-  return x;
-}
-
-job_record job_from_row(const sqlite::statement& row, const build_record& b) {
-  job_record x;
-  sqlite::decode_spec(row.text(2), x.spec);
-  x.spec.job_id = row.int64(0);
-  x.spec.build_id = b.id;
-  x.spec.build_number = b.number;
-  x.spec.index = static_cast<int32_t>(row.int64(1));
-  x.spec.allow_failure = row.int64(3) != 0;
-  x.state = parse_state<job_state>(row.text(4));
-  x.spec.attempt = static_cast<int32_t>(row.int64(5));
-  x.exit_code = static_cast<int32_t>(row.int64(6));
-  x.reason = row.text(7);
-  x.created_at_ms = row.int64(8);
-  x.started_at_ms = row.int64(9);
-  x.finished_at_ms = row.int64(10);
-  return x;
-}
 
 void insert_request(sqlite::database& db, const build_request& r,
                     int64_t created_at) {
@@ -133,17 +60,6 @@ void insert_request(sqlite::database& db, const build_request& r,
     .bind(10, r.commit_message)
     .bind(11, r.sender)
     .bind(12, created_at)
-    .run();
-}
-
-void insert_transition(sqlite::database& db, const job_state_changed& x) {
-  db.prepare(insert_transition_sql)
-    .bind(1, x.job_id)
-    .bind(2, int64_t{x.attempt})
-    .bind(3, to_string(x.state))
-    .bind(4, x.at_ms)
-    .bind(5, int64_t{x.exit_code})
-    .bind(6, x.reason)
     .run();
 }
 
@@ -197,7 +113,7 @@ void insert_build(sqlite::database& db, build_record& x) {
       .bind(11, job.finished_at_ms)
       .run();
     spec.job_id = db.last_insert_rowid();
-    insert_transition(db, job_state_changed{spec.job_id, spec.attempt,
+    sqlite::insert_transition(db, job_state_changed{spec.job_id, spec.attempt,
                                             job.state, job.created_at_ms,
                                             job.exit_code, job.reason});
   }
@@ -223,7 +139,8 @@ caf::expected<sqlite_store> sqlite_store::open(const std::string& path) {
 
 caf::expected<build_record> sqlite_store::create_build(build_record x) {
   auto context = "request_id=" + x.request.request_id;
-  return guarded<build_record>("create_build", context, [this, &x] {
+  return counted<build_record>(metrics_, transaction_kind::create_build,
+                               "create_build", context, [this, &x] {
     if (x.request.request_id.empty())
       throw failure("the build's request has no request_id");
     transaction tx{db_, transaction::kind::write};
@@ -248,7 +165,8 @@ caf::expected<build_record> sqlite_store::create_build(build_record x) {
 }
 
 caf::expected<bool> sqlite_store::apply(const job_state_changed& x) {
-  return guarded<bool>("apply job_state_changed",
+  return counted<bool>(metrics_, transaction_kind::job_transition,
+                       "apply job_state_changed",
                        job_context(x.job_id, x.attempt), [this, &x] {
     transaction tx{db_, transaction::kind::write};
     auto current = db_.prepare("SELECT state, attempt FROM jobs WHERE id = ?");
@@ -259,7 +177,7 @@ caf::expected<bool> sqlite_store::apply(const job_state_changed& x) {
                             to_string(x.state));
       return false;
     }
-    auto stored = parse_state<job_state>(current.text(0));
+    auto stored = parse_job_state(current.text(0));
     auto stored_attempt = current.int64(1);
     current.reset();
     if (stored_attempt != x.attempt || !is_allowed(stored, x.state)) {
@@ -286,21 +204,22 @@ caf::expected<bool> sqlite_store::apply(const job_state_changed& x) {
       .bind(7, event.at_ms)
       .bind(8, event.job_id)
       .run();
-    insert_transition(db_, event);
+    sqlite::insert_transition(db_, event);
     tx.commit();
     return true;
   });
 }
 
 caf::expected<bool> sqlite_store::apply(const build_state_changed& x) {
-  return guarded<bool>("apply build_state_changed",
+  return counted<bool>(metrics_, transaction_kind::build_transition,
+                       "apply build_state_changed",
                        "build_id=" + std::to_string(x.build_id), [this, &x] {
     transaction tx{db_, transaction::kind::write};
     auto current = db_.prepare("SELECT state FROM builds WHERE id = ?");
     current.bind(1, x.build_id);
     if (!current.step())
       return false;
-    auto stored = parse_state<build_state>(current.text(0));
+    auto stored = parse_build_state(current.text(0));
     current.reset();
     if (is_terminal(stored) || stored == x.state)
       return false;
@@ -323,7 +242,8 @@ caf::expected<bool> sqlite_store::apply(const build_state_changed& x) {
 
 caf::expected<build_record> sqlite_store::fetch_build(int64_t build_id) {
   auto context = "build_id=" + std::to_string(build_id);
-  return guarded<build_record>("fetch_build", context,
+  return counted<build_record>(metrics_, transaction_kind::query,
+                               "fetch_build", context,
                                [this, build_id]() -> caf::expected<build_record> {
     transaction tx{db_, transaction::kind::read};
     auto found = db_.prepare("SELECT 1 FROM builds WHERE id = ?");
@@ -339,7 +259,8 @@ caf::expected<std::vector<job_state_changed>>
 sqlite_store::fetch_transitions(int64_t job_id) {
   using result_type = std::vector<job_state_changed>;
   auto context = "job_id=" + std::to_string(job_id);
-  return guarded<result_type>("fetch_transitions", context, [this, job_id] {
+  return counted<result_type>(metrics_, transaction_kind::query,
+                              "fetch_transitions", context, [this, job_id] {
     auto stmt = db_.prepare("SELECT attempt, state, at, exit_code, reason "
                             "FROM job_transitions WHERE job_id = ? ORDER BY id");
     stmt.bind(1, job_id);
@@ -347,23 +268,25 @@ sqlite_store::fetch_transitions(int64_t job_id) {
     while (stmt.step())
       result.push_back(job_state_changed{
         job_id, static_cast<int32_t>(stmt.int64(0)),
-        parse_state<job_state>(stmt.text(1)), stmt.int64(2),
+        parse_job_state(stmt.text(1)), stmt.int64(2),
         static_cast<int32_t>(stmt.int64(3)), stmt.text(4)});
     return result;
   });
 }
 
 build_record sqlite_store::read_build(int64_t build_id) {
-  auto build = db_.prepare(select_build_sql);
+  auto build = db_.prepare(sqlite::select_builds_sql("WHERE b.id = ?").c_str());
   build.bind(1, build_id);
-  if (!build.step())
+  auto result = sqlite::read_builds(db_, build);
+  if (result.empty())
     throw failure("build " + std::to_string(build_id) + " vanished");
-  auto result = build_from_row(build);
-  auto jobs = db_.prepare(select_jobs_sql);
-  jobs.bind(1, build_id);
-  while (jobs.step())
-    result.jobs.push_back(job_from_row(jobs, result));
-  return result;
+  return std::move(result.front());
+}
+
+// -- metrics ------------------------------------------------------------------
+
+metric_families sqlite_store::metrics() const {
+  return metrics_.collect();
 }
 
 // -- schema -------------------------------------------------------------------

@@ -7,9 +7,12 @@
 #include <caf/expected.hpp>
 
 #include "adapters/sqlite/database.hpp"
+#include "adapters/sqlite/store_metrics.hpp"
 #include "messages/build.hpp"
 #include "messages/job.hpp"
 #include "messages/log.hpp"
+#include "messages/metrics.hpp"
+#include "messages/store.hpp"
 
 namespace conveyor {
 
@@ -60,6 +63,32 @@ public:
   /// with its state at creation; empty for an unknown job.
   caf::expected<std::vector<job_state_changed>> fetch_transitions(int64_t job_id);
 
+  /// Answers the builds matching `q`, newest (highest id) first, each with its
+  /// jobs: `q.state` names a build state, `q.repo` a repository as builds are
+  /// numbered by it (the slug, or the repo when the build has no slug), both
+  /// matching anything when empty and nothing when unknown; `q.before_id` > 0
+  /// keeps ids below it (the last id of a page asks for the next page);
+  /// `q.limit` is clamped to 1..`max_query_limit`.
+  caf::expected<std::vector<build_record>> fetch_builds(const build_query& q);
+
+  /// Answers one job as `fetch_build` shows it, or `errc::unknown_job`.
+  caf::expected<job_record> fetch_job(int64_t job_id);
+
+  /// Answers every build that is not finished or has a job that is not
+  /// finished, oldest first, each with all its jobs: what a restarted
+  /// scheduler recovers.
+  caf::expected<std::vector<build_record>> fetch_unfinished();
+
+  /// Ends attempt `x.attempt` of a job and queues attempt + 1, in one
+  /// transaction: an unfinished attempt first ends `errored` with `x.reason`
+  /// at `x.at_ms` (0: now) in the job's history; the job then holds the new
+  /// attempt, `queued`, with exit code -1, no reason and no start or finish
+  /// time, and its history gains that transition; a finished build is
+  /// reopened as `started`, with no finish time. Earlier attempts' logs stay
+  /// as they are. Answers the job as it now is: unchanged if `x.attempt` is
+  /// not its current attempt (stale), `errc::unknown_job` if there is none.
+  caf::expected<job_record> requeue(const job_requeue& x);
+
   // -- logs -------------------------------------------------------------------
 
   /// Stores the parts, keeping the first copy of each (job, attempt, number)
@@ -75,6 +104,17 @@ public:
   /// empty if there are none.
   caf::expected<std::string> fetch_log(int64_t job_id, int32_t attempt);
 
+  /// Answers the parts numbered below `below`, in number order (empty if
+  /// `below` <= 0); the whole log once it is completed, whatever `below`.
+  caf::expected<std::string> fetch_log(int64_t job_id, int32_t attempt,
+                                       int32_t below);
+
+  // -- metrics ----------------------------------------------------------------
+
+  /// Answers what this instance counted since it was opened: transactions by
+  /// kind, failures, write latency, log parts and bytes newly stored.
+  metric_families metrics() const;
+
   // -- schema -----------------------------------------------------------------
 
   /// Answers the schema version recorded in the database.
@@ -82,6 +122,9 @@ public:
 
   /// Returns the schema version this code creates and understands.
   static int32_t latest_schema_version();
+
+  /// The most builds `fetch_builds` answers at once.
+  static constexpr int32_t max_query_limit = 500;
 
   /// Returns the path the store was opened with.
   const std::string& path() const {
@@ -94,6 +137,7 @@ private:
   build_record read_build(int64_t build_id);
 
   sqlite::database db_;
+  sqlite::store_metrics metrics_;
 };
 
 } // namespace conveyor

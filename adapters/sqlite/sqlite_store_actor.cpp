@@ -51,6 +51,27 @@ store_actor::behavior_type sqlite_store_actor(store_actor::pointer self,
             int32_t attempt) -> caf::result<std::string> {
       return store->fetch_log(job_id, attempt);
     },
+    [store](fetch_atom, log_atom, int64_t job_id, int32_t attempt,
+            int32_t below) -> caf::result<std::string> {
+      return store->fetch_log(job_id, attempt, below);
+    },
+    [store](fetch_atom,
+            const build_query& q) -> caf::result<std::vector<build_record>> {
+      return store->fetch_builds(q);
+    },
+    [store](fetch_atom, job_atom, int64_t id) -> caf::result<job_record> {
+      return store->fetch_job(id);
+    },
+    [store](fetch_atom,
+            unfinished_atom) -> caf::result<std::vector<build_record>> {
+      return store->fetch_unfinished();
+    },
+    [store](const job_requeue& x) -> caf::result<job_record> {
+      return store->requeue(x);
+    },
+    [store](fetch_atom, metrics_atom) -> caf::result<metric_families> {
+      return store->metrics();
+    },
   };
 }
 

@@ -11,10 +11,23 @@ namespace conveyor {
 
 namespace {
 
+using sqlite::counted;
 using sqlite::failure;
-using sqlite::guarded;
 using sqlite::job_context;
 using sqlite::transaction;
+using sqlite::transaction_kind;
+
+// Reads the completed log of a job attempt into `out`; false if there is none.
+bool read_completed(sqlite::database& db, int64_t job_id, int32_t attempt,
+                    std::string& out) {
+  auto log = db.prepare(
+    "SELECT content FROM logs WHERE job_id = ? AND attempt = ?");
+  log.bind(1, job_id).bind(2, int64_t{attempt});
+  if (!log.step())
+    return false;
+  out = log.blob(0);
+  return true;
+}
 
 } // namespace
 
@@ -25,7 +38,8 @@ sqlite_store::append_log_parts(const std::vector<log_part>& xs) {
   auto context = "parts=" + std::to_string(xs.size());
   if (!xs.empty())
     context += " first " + job_context(xs.front().job_id, xs.front().attempt);
-  return guarded<int64_t>("append_log_parts", context, [this, &xs] {
+  return counted<int64_t>(metrics_, transaction_kind::log_parts,
+                          "append_log_parts", context, [this, &xs] {
     transaction tx{db_, transaction::kind::write};
     auto completed = db_.prepare(
       "SELECT 1 FROM logs WHERE job_id = ? AND attempt = ?");
@@ -33,6 +47,7 @@ sqlite_store::append_log_parts(const std::vector<log_part>& xs) {
       "INSERT OR IGNORE INTO log_parts (job_id, attempt, number, content, "
       "final) VALUES (?, ?, ?, ?, ?)");
     int64_t added = 0;
+    int64_t bytes = 0;
     for (const auto& part : xs) {
       completed.bind(1, part.job_id).bind(2, int64_t{part.attempt});
       auto is_completed = completed.step();
@@ -45,16 +60,21 @@ sqlite_store::append_log_parts(const std::vector<log_part>& xs) {
         .bind_blob(4, part.content)
         .bind(5, int64_t{part.final});
       insert.run();
-      added += db_.changes();
+      if (db_.changes() > 0) {
+        ++added;
+        bytes += static_cast<int64_t>(part.content.size());
+      }
     }
     tx.commit();
+    metrics_.record_log_parts(added, bytes);
     return added;
   });
 }
 
 caf::expected<log_completed> sqlite_store::complete_log(int64_t job_id,
                                                         int32_t attempt) {
-  return guarded<log_completed>("complete_log", job_context(job_id, attempt),
+  return counted<log_completed>(metrics_, transaction_kind::complete_log,
+                                "complete_log", job_context(job_id, attempt),
                                 [this, job_id, attempt] {
     auto where = [job_id, attempt] {
       return " job " + std::to_string(job_id) + " attempt "
@@ -112,19 +132,38 @@ caf::expected<log_completed> sqlite_store::complete_log(int64_t job_id,
 
 caf::expected<std::string> sqlite_store::fetch_log(int64_t job_id,
                                                    int32_t attempt) {
-  return guarded<std::string>("fetch_log", job_context(job_id, attempt),
+  return counted<std::string>(metrics_, transaction_kind::query, "fetch_log",
+                              job_context(job_id, attempt),
                               [this, job_id, attempt] {
     transaction tx{db_, transaction::kind::read};
-    auto log = db_.prepare(
-      "SELECT content FROM logs WHERE job_id = ? AND attempt = ?");
-    log.bind(1, job_id).bind(2, int64_t{attempt});
-    if (log.step())
-      return log.blob(0);
+    std::string result;
+    if (read_completed(db_, job_id, attempt, result))
+      return result;
     auto parts = db_.prepare(
       "SELECT content FROM log_parts WHERE job_id = ? AND attempt = ? "
       "ORDER BY number");
     parts.bind(1, job_id).bind(2, int64_t{attempt});
+    while (parts.step())
+      result += parts.blob(0);
+    return result;
+  });
+}
+
+caf::expected<std::string> sqlite_store::fetch_log(int64_t job_id,
+                                                   int32_t attempt,
+                                                   int32_t below) {
+  auto context = job_context(job_id, attempt) + " below="
+                 + std::to_string(below);
+  return counted<std::string>(metrics_, transaction_kind::query, "fetch_log",
+                              context, [this, job_id, attempt, below] {
+    transaction tx{db_, transaction::kind::read};
     std::string result;
+    if (read_completed(db_, job_id, attempt, result))
+      return result;
+    auto parts = db_.prepare(
+      "SELECT content FROM log_parts WHERE job_id = ? AND attempt = ? "
+      "AND number < ? ORDER BY number");
+    parts.bind(1, job_id).bind(2, int64_t{attempt}).bind(3, int64_t{below});
     while (parts.step())
       result += parts.blob(0);
     return result;

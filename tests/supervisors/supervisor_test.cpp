@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -26,9 +28,19 @@ struct journal {
     events.push_back(std::move(x));
   }
 
-  std::vector<std::string> get() {
-    std::lock_guard<std::mutex> guard{mtx};
-    return events;
+  // CAF runs an actor's attached functors newest first, so the news that a
+  // child stopped can overtake the functor that logs it: wait for the entry.
+  std::vector<std::string> get(size_t expected = 0) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> guard{mtx};
+        if (events.size() >= expected
+            || std::chrono::steady_clock::now() > deadline)
+          return events;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 };
 
@@ -72,11 +84,11 @@ TEST_CASE_METHOD(fixture, "children start in order and stop in reverse order") {
   auto sup = start_supervisor(*sys, {},
                               {child("a", log), child("b", log), child("c", log)});
   REQUIRE(sup);
-  CHECK(log->get() == strings{"start a", "start b", "start c"});
+  CHECK(log->get(3) == strings{"start a", "start b", "start c"});
   caf::scoped_actor self{*sys};
   self->send_exit(*sup, caf::exit_reason::user_shutdown);
   self->wait_for(*sup);
-  CHECK(log->get()
+  CHECK(log->get(6)
         == strings{"start a", "start b", "start c", "stop c", "stop b", "stop a"});
 }
 
@@ -100,7 +112,7 @@ TEST_CASE_METHOD(fixture, "a failing child stops the others and escalates") {
   caf::error reason;
   self->receive([&](const caf::down_msg& msg) { reason = msg.reason; });
   CHECK(describe(reason) == "boom");
-  CHECK(log->get()
+  CHECK(log->get(6)
         == strings{"start a", "start b", "start c", "stop b", "stop c", "stop a"});
 }
 
@@ -111,7 +123,7 @@ TEST_CASE_METHOD(fixture, "a child that fails to start stops those before it") {
   auto sup = start_supervisor(*sys, {}, {child("a", log), child("b", log), broken});
   REQUIRE_FALSE(sup);
   CHECK(describe(sup.error()) == "cannot open");
-  CHECK(log->get() == strings{"start a", "start b", "stop b", "stop a"});
+  CHECK(log->get(4) == strings{"start a", "start b", "stop b", "stop a"});
 }
 
 TEST_CASE_METHOD(fixture, "a child that does not stop in time is killed") {
@@ -123,6 +135,6 @@ TEST_CASE_METHOD(fixture, "a child that does not stop in time is killed") {
   caf::scoped_actor self{*sys};
   self->send_exit(*sup, caf::exit_reason::user_shutdown);
   self->wait_for(*sup);
-  CHECK(log->get()
+  CHECK(log->get(4)
         == strings{"start a", "start stubborn", "stop stubborn", "stop a"});
 }

@@ -3,11 +3,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "actors/worker/group_record.hpp"
 #include "actors/worker/job_runner.hpp"
+#include "actors/worker/proc_stat.hpp"
 #include "test_support.hpp"
 
 using namespace conveyor;
@@ -348,4 +351,59 @@ TEST_CASE_METHOD(fixture, "a workspace left unwritable is removed anyway",
   auto out = run();
   CHECK(out.state == job_state::passed);
   CHECK_FALSE(std::filesystem::exists(cfg.workspace_root / "42-1"));
+}
+
+TEST_CASE_METHOD(fixture, "the process group is recorded while the job runs",
+                 "[job_runner]") {
+  cfg.keep_workspace = true;
+  auto shell = tmp.path() / "shell.pid";
+  auto ws = std::filesystem::absolute(cfg.workspace_root / "42-1");
+  spec.phases.script = {"echo $$ > '" + shell.string() + "'; sleep 1000"};
+  std::optional<group_record> seen;
+  std::optional<proc_stat> leader;
+  std::thread watcher{[this, shell, ws, &seen, &leader] {
+    auto pid = test::wait_for_pid(shell);
+    leader = read_proc_stat(pid);
+    seen = read_group_record(group_record_path(ws));
+    cancel = true;
+  }};
+  auto out = run();
+  watcher.join();
+  CHECK(out.state == job_state::canceled);
+  auto pid = test::wait_for_pid(shell, 0);
+  REQUIRE(seen);
+  REQUIRE(leader);
+  CHECK(seen->pgid == pid);
+  CHECK(leader->pgrp == pid);
+  CHECK(seen->leader_start == leader->start_time);
+  CHECK(seen->boot_id == current_boot_id());
+  CHECK(seen->owner_pid == ::getpid());
+  CHECK(seen->owner_start == read_proc_stat(::getpid())->start_time);
+  CHECK(seen->job_id == 42);
+  CHECK(seen->attempt == 1);
+  CHECK(seen->workspace == ws);
+  // Gone with the group; the kept workspace stays.
+  CHECK_FALSE(std::filesystem::exists(group_record_path(ws)));
+  CHECK_FALSE(std::filesystem::exists(ws / ".conveyor" / "pgid.tmp"));
+  CHECK(std::filesystem::exists(ws / ".conveyor" / "build.sh"));
+}
+
+TEST_CASE("a no-op attempt passes with one final part and runs nothing",
+          "[job_runner]") {
+  job_spec spec;
+  spec.job_id = 5;
+  spec.attempt = 2;
+  spec.phases.script = {"exit 1"};
+  std::vector<log_part> parts;
+  bool started = false;
+  job_callbacks cb;
+  cb.on_started = [&started] { started = true; };
+  cb.on_part = [&parts](log_part part) { parts.push_back(std::move(part)); };
+  auto out = run_noop_job(spec, cb);
+  CHECK(out.state == job_state::passed);
+  CHECK(out.exit_code == 0);
+  CHECK(out.reason.empty());
+  CHECK(started);
+  REQUIRE(parts.size() == 1);
+  CHECK(parts[0] == log_part{5, 2, 0, "Done. Your build exited with 0.\n", true});
 }

@@ -3,8 +3,10 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "actors/worker/process.hpp"
 #include "test_support.hpp"
@@ -183,4 +185,36 @@ TEST_CASE("the tick callback keeps coming while the process is quiet",
   auto r = run_process(opts);
   CHECK(r.how == process_end::exited);
   CHECK(ticks >= 4);
+}
+
+TEST_CASE("the spawn callback gets the group id before any output",
+          "[process]") {
+  process_options opts;
+  opts.argv = {"/bin/sh", "-c", "echo $$"};
+  std::vector<std::string> calls;
+  opts.on_spawned = [&calls](pid_t pgid) {
+    calls.push_back(std::to_string(pgid) + "\n");
+  };
+  opts.on_output = [&calls](std::string_view bytes,
+                            process_options::clock::time_point) {
+    calls.emplace_back(bytes);
+  };
+  auto r = run_process(opts);
+  CHECK(r.how == process_end::exited);
+  CHECK_FALSE(r.group_survived);
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0] == calls[1]);
+}
+
+TEST_CASE("a spawn callback that throws gets the group killed", "[process]") {
+  process_options opts;
+  opts.argv = {"sleep", "1000"};
+  pid_t seen = 0;
+  opts.on_spawned = [&seen](pid_t pgid) {
+    seen = pgid;
+    throw std::runtime_error("cannot record");
+  };
+  CHECK_THROWS_AS(run_process(opts), std::runtime_error);
+  REQUIRE(seen > 0);
+  CHECK(test::pid_gone(seen));
 }

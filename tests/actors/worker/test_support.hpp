@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "messages/log.hpp"
@@ -96,6 +97,46 @@ inline git_repo make_git_repo(const std::filesystem::path& dir) {
 /// True if no process has the pid any more (zombies still count).
 inline bool pid_gone(pid_t pid) {
   return ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/// Waits up to `ms` for `pid` to be gone (reaped); returns whether it is.
+inline bool wait_gone(pid_t pid, int ms = 2000) {
+  for (int waited = 0; !pid_gone(pid); waited += 10) {
+    if (waited >= ms)
+      return false;
+    ::usleep(10000);
+  }
+  return true;
+}
+
+/// Starts `sleep 600` as the leader of a process group of its own, with
+/// exactly `env` as its environment; returns its pid. The caller kills and
+/// reaps it.
+inline pid_t spawn_sleeper(const std::vector<std::string>& env = {}) {
+  // Everything allocated before fork: the child only calls async-signal-safe
+  // functions.
+  std::vector<char*> envp;
+  for (const auto& entry : env)
+    envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  char arg0[] = "sleep";
+  char arg1[] = "600";
+  char* argv[] = {arg0, arg1, nullptr};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::execve("/bin/sleep", argv, envp.data());
+    ::_exit(127);
+  }
+  if (pid > 0)
+    ::setpgid(pid, pid); // whichever of the two runs first
+  return pid;
+}
+
+/// Kills `pid` and reaps it, if it is a child of ours.
+inline void kill_and_reap(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
 }
 
 /// Waits up to `ms` for `file` to hold a pid; returns it, or 0.

@@ -114,6 +114,64 @@ TEST_CASE_METHOD(fixture, "the store actor answers every request of store_actor"
   caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE_METHOD(fixture, "the store actor lists, requeues and reports metrics") {
+  auto store = value_of(spawn_sqlite_store(*sys, dir.file("actor2.db")));
+  using builds = std::vector<build_record>;
+  auto first = ask<build_record>(store, create_atom::value,
+                                 sample_build("list-1", "octo/a"));
+  auto second = ask<build_record>(store, create_atom::value,
+                                  sample_build("list-2", "octo/b"));
+  auto listed = ask<builds>(store, fetch_atom::value, build_query{});
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].id == second.id);
+  CHECK(listed[1].id == first.id);
+  CHECK(listed[1].jobs.size() == 2);
+  auto in_a = ask<builds>(store, fetch_atom::value,
+                          build_query{"", "octo/a", 20, 0});
+  REQUIRE(in_a.size() == 1);
+  CHECK(in_a[0].id == first.id);
+  CHECK(ask<builds>(store, fetch_atom::value,
+                    build_query{"", "", 20, second.id})
+          .size()
+        == 1);
+  auto job_id = first.jobs[0].spec.job_id;
+  auto job = ask<job_record>(store, fetch_atom::value, job_atom::value, job_id);
+  CHECK(job.spec.job_id == job_id);
+  CHECK(job.spec.build_id == first.id);
+  CHECK(is(ask_error<job_record>(store, fetch_atom::value, job_atom::value,
+                                 int64_t{999}),
+           errc::unknown_job));
+  CHECK(ask<builds>(store, fetch_atom::value, unfinished_atom::value).size()
+        == 2);
+  CHECK(ask<bool>(store, job_state_changed{job_id, 1, job_state::queued, 10,
+                                           -1, ""}));
+  std::vector<log_part> parts{{job_id, 1, 0, "one\n", false},
+                              {job_id, 1, 1, "two\n", false}};
+  CHECK(ask<int64_t>(store, parts) == 2);
+  CHECK(ask<std::string>(store, fetch_atom::value, log_atom::value, job_id,
+                         int32_t{1}, int32_t{1})
+        == "one\n");
+  auto requeued = ask<job_record>(store, job_requeue{job_id, 1, 20, "lost"});
+  CHECK(requeued.spec.attempt == 2);
+  CHECK(requeued.state == job_state::queued);
+  auto stale = ask<job_record>(store, job_requeue{job_id, 1, 30, "again"});
+  CHECK(stale.spec.attempt == 2);
+  CHECK(is(ask_error<job_record>(store, job_requeue{999, 1, 30, "x"}),
+           errc::unknown_job));
+  CHECK(ask<std::string>(store, fetch_atom::value, log_atom::value, job_id,
+                         int32_t{1}, int32_t{10})
+        == "one\ntwo\n");
+  auto xs = ask<metric_families>(store, fetch_atom::value,
+                                 metrics_atom::value);
+  CHECK(transactions_of(xs, "create_build") == 2);
+  CHECK(transactions_of(xs, "requeue") == 3);
+  CHECK(sample_of(xs, "conveyor_store_log_parts_written_total") == 2);
+  CHECK(sample_of(xs, "conveyor_store_transaction_seconds", "_count")
+        == sample_of(xs, "conveyor_store_transaction_seconds", "_bucket",
+                     {{"le", "+Inf"}}));
+  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE_METHOD(fixture, "spawning on a bad path fails at once") {
   auto err = error_of(spawn_sqlite_store(*sys, "/nonexistent/dir/actor.db"));
   CHECK(is(err, errc::store_failure));

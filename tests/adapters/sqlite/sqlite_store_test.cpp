@@ -7,6 +7,7 @@
 
 #include <caf/deep_to_string.hpp>
 
+#include "adapters/sqlite/json_codec.hpp"
 #include "adapters/sqlite/migrations.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "tests/adapters/sqlite/test_support.hpp"
@@ -85,6 +86,73 @@ TEST_CASE_METHOD(fixture, "a database newer than the code is refused") {
   CHECK_THAT(describe(err), Catch::Contains("open failed")
                               && Catch::Contains("schema version 999")
                               && Catch::Contains("newer"));
+}
+
+TEST_CASE("migration 2 is applied once to a version 1 database") {
+  temp_dir dir;
+  auto path = dir.file("v1.db");
+  auto index_count = [&path] {
+    return query_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE type = "
+                           "'index' AND name IN ('builds_by_state', "
+                           "'builds_by_repository', 'jobs_unfinished')");
+  };
+  {
+    // A database as the version 1 code left it, with a build and a job.
+    auto db = sqlite::database::open(path);
+    CHECK(sqlite::migrate(db, 1) == std::vector<int32_t>{1});
+    CHECK(sqlite::schema_version(db) == 1);
+    db.exec("INSERT INTO requests VALUES ('old-1', 'cli', 'api', '/srv/old', "
+            "'octo/old', 'HEAD', 'abc', 'main', '', 'old build', 'me', 100);"
+            "INSERT INTO builds (repository, number, request_id, state, "
+            "fast_finish, config, messages, created_at, started_at) VALUES "
+            "('octo/old', 1, 'old-1', 'started', 0, '.travis.yml', '[]', 100, "
+            "110)");
+    job_spec spec;
+    spec.phases.script = {"make"};
+    db.prepare("INSERT INTO jobs (build_id, idx, spec, allow_failure, state, "
+               "attempt, exit_code, reason, created_at) VALUES "
+               "(1, 1, ?, 0, 'queued', 1, -1, '', 100)")
+      .bind(1, sqlite::encode_spec(spec))
+      .run();
+  }
+  CHECK(index_count() == 0);
+  auto store = value_of(sqlite_store::open(path));
+  CHECK(value_of(store.schema_version()) == 2);
+  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 2);
+  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations "
+                        "WHERE version = 2") == 1);
+  CHECK(index_count() == 3);
+  // The old data is there and reachable through the new queries.
+  auto listed = value_of(store.fetch_builds(build_query{"started", "octo/old",
+                                                        20, 0}));
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].request.commit_message == "old build");
+  REQUIRE(listed[0].jobs.size() == 1);
+  CHECK(listed[0].jobs[0].spec.phases.script
+        == std::vector<std::string>{"make"});
+  CHECK(value_of(store.fetch_unfinished()).size() == 1);
+  CHECK(value_of(store.create_build(sample_build("new", "octo/old"))).number
+        == 2);
+  // Opening again applies nothing more.
+  auto applied_at = query_int(path, "SELECT applied_at FROM schema_migrations "
+                                    "WHERE version = 2");
+  store = value_of(sqlite_store::open(path));
+  auto db = sqlite::database::open(path);
+  CHECK(sqlite::migrate(db).empty());
+  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 2);
+  CHECK(query_int(path, "SELECT applied_at FROM schema_migrations "
+                        "WHERE version = 2") == applied_at);
+}
+
+TEST_CASE("migrate stops at the target version") {
+  temp_dir dir;
+  auto db = sqlite::database::open(dir.file("target.db"));
+  CHECK(sqlite::migrate(db, 0).empty());
+  CHECK(sqlite::schema_version(db) == 0);
+  CHECK(sqlite::migrate(db, 1) == std::vector<int32_t>{1});
+  CHECK(sqlite::migrate(db, 1).empty());
+  CHECK(sqlite::migrate(db) == std::vector<int32_t>{2});
+  CHECK(sqlite::schema_version(db) == sqlite::latest_schema_version());
 }
 
 TEST_CASE("a path that cannot be opened is reported") {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -13,6 +14,7 @@
 #include "adapters/sqlite/database.hpp"
 #include "messages/build.hpp"
 #include "messages/error.hpp"
+#include "messages/metrics.hpp"
 
 namespace conveyor::testing {
 
@@ -71,6 +73,42 @@ inline int64_t query_int(const std::string& path, const char* sql) {
   auto stmt = db.prepare(sql);
   REQUIRE(stmt.step());
   return stmt.int64(0);
+}
+
+/// Returns the family `name` of `xs`, failing the test if there is none.
+inline const metric_family& family_of(const metric_families& xs,
+                                      const std::string& name) {
+  for (const auto& x : xs)
+    if (x.name == name)
+      return x;
+  FAIL("no metric family " << name);
+  return xs.front(); // not reached: FAIL throws
+}
+
+/// Returns the value of the sample of family `name` with `suffix` whose
+/// labels are exactly `labels`, failing the test if there is none.
+inline double sample_of(const metric_families& xs, const std::string& name,
+                        const std::string& suffix = "",
+                        const std::vector<metric_label>& labels = {}) {
+  for (const auto& sample : family_of(xs, name).samples) {
+    if (sample.suffix != suffix || sample.labels.size() != labels.size())
+      continue;
+    auto same = true;
+    for (size_t i = 0; i < labels.size(); ++i)
+      same = same && sample.labels[i].name == labels[i].name
+             && sample.labels[i].value == labels[i].value;
+    if (same)
+      return sample.value;
+  }
+  FAIL("no sample " << name << suffix << " with the labels asked for");
+  return 0;
+}
+
+/// Returns `conveyor_store_transactions_total{kind="<kind>"}` of `xs`.
+inline double transactions_of(const metric_families& xs,
+                              const std::string& kind) {
+  return sample_of(xs, "conveyor_store_transactions_total", "",
+                   {{"kind", kind}});
 }
 
 /// A build with every field set, `jobs` jobs and non-UTF-8 bytes in a few

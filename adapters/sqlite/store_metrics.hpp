@@ -1,0 +1,67 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "messages/metrics.hpp"
+
+namespace conveyor::sqlite {
+
+/// What a store transaction is for; its `kind` label in the metrics.
+enum class transaction_kind : uint8_t {
+  create_build,
+  job_transition,
+  build_transition,
+  log_parts,
+  complete_log,
+  requeue,
+  query, ///< every read
+};
+
+/// The number of transaction kinds.
+constexpr size_t transaction_kind_count = 7;
+
+/// Returns the kind's label value, e.g. "create_build".
+const char* to_string(transaction_kind x);
+
+/// True for every kind that writes, i.e. all but `query`.
+bool is_write(transaction_kind x);
+
+/// Counts what one store does and renders it in Prometheus's model:
+/// `conveyor_store_transactions_total{kind}`,
+/// `conveyor_store_errors_total{kind}`,
+/// `conveyor_store_transaction_seconds` (write latency histogram),
+/// `conveyor_store_log_parts_written_total` and
+/// `conveyor_store_log_bytes_written_total`. Not thread-safe: it belongs to
+/// the store that owns it. Counts start at 0 when the store opens.
+class store_metrics {
+public:
+  /// The number of finite histogram buckets.
+  static constexpr size_t bucket_count = 11;
+
+  /// Returns the upper bounds (seconds) of the finite latency buckets,
+  /// ascending; a last bucket, "+Inf", takes the rest.
+  static const std::array<double, bucket_count>& latency_bounds();
+
+  /// Records one transaction of kind `k` that took `seconds` (observed in the
+  /// histogram for writes only), and an error if it `failed`.
+  void record_transaction(transaction_kind k, double seconds, bool failed);
+
+  /// Records `parts` newly written log parts holding `bytes` bytes.
+  void record_log_parts(int64_t parts, int64_t bytes);
+
+  /// Answers every family, with a sample for every kind (0 if none yet) and
+  /// cumulative histogram buckets whose "+Inf" bucket equals `_count`.
+  metric_families collect() const;
+
+private:
+  std::array<int64_t, transaction_kind_count> transactions_{};
+  std::array<int64_t, transaction_kind_count> errors_{};
+  std::array<int64_t, bucket_count + 1> buckets_{}; ///< not cumulative
+  double latency_sum_ = 0;
+  int64_t log_parts_ = 0;
+  int64_t log_bytes_ = 0;
+};
+
+} // namespace conveyor::sqlite

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "app/node.hpp"
+
+namespace conveyor {
+
+/// Settings of the admin HTTP API.
+struct http_api_config {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;          ///< 0: any free port
+  size_t max_body_bytes = 1024 * 1024;
+  std::string api_token;         ///< bearer token for mutating calls; empty: none
+  size_t threads = 1;            ///< Asio threads
+};
+
+/// The admin HTTP API of a node (JSON): health, readiness, builds, jobs, logs
+/// with a live tail, cancel and restart, and Prometheus metrics. Handlers
+/// never block an HTTP thread: each request is answered by a short-lived
+/// actor that talks to the node's modules.
+class http_api {
+public:
+  /// Starts listening; fails if the address cannot be bound.
+  static caf::expected<std::unique_ptr<http_api>>
+  start(caf::actor_system& sys, const node& n, http_api_config cfg);
+
+  ~http_api();
+
+  /// The port it listens on.
+  uint16_t port() const;
+
+  /// From now on refuses new builds (503) and reports not ready.
+  void drain();
+
+  /// Stops listening and closes the connections.
+  void stop();
+
+  struct impl;
+
+private:
+  explicit http_api(std::unique_ptr<impl> ptr);
+
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace conveyor

@@ -1,0 +1,158 @@
+#include "app/serve_command.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
+#include <caf/scoped_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/http_api.hpp"
+#include "app/logging.hpp"
+#include "app/node.hpp"
+#include "app/serve_settings.hpp"
+#include "messages/error.hpp"
+#include "messages/type_ids.hpp"
+
+namespace conveyor {
+
+namespace {
+
+std::atomic<int> stop_requests{0};
+
+extern "C" void on_stop_signal(int) {
+  stop_requests.fetch_add(1);
+}
+
+node_config node_config_of(const serve_settings& s) {
+  node_config result;
+  result.data_dir = s.data_dir;
+  result.workers = s.workers;
+  result.limits = s.limits;
+  result.kill_grace = s.kill_grace;
+  result.max_attempts = s.max_attempts;
+  result.noop_executor = s.noop_executor;
+  return result;
+}
+
+// Asks the scheduler to drain (and maybe cancel what runs); answers how many
+// jobs still run, or -1 if it did not answer.
+int32_t drain(caf::scoped_actor& self, const node& n, bool cancel_running) {
+  int32_t running = -1;
+  self->request(n.scheduler, std::chrono::seconds(5), drain_atom::value,
+                cancel_running)
+    .receive([&running](const scheduler_status& st) { running = st.running; },
+             [](const caf::error&) {});
+  return running;
+}
+
+// Lets running jobs finish within the grace period, then cancels them and
+// waits until their cancellation is stored.
+void drain_jobs(caf::scoped_actor& self, const node& n,
+                const serve_settings& settings) {
+  auto log = spdlog::default_logger();
+  auto deadline = std::chrono::steady_clock::now() + settings.shutdown_grace;
+  auto running = drain(self, n, false);
+  log->info("shutting down: running_jobs={} grace_ms={}", running,
+            settings.shutdown_grace.count());
+  while (running > 0 && std::chrono::steady_clock::now() < deadline
+         && stop_requests.load() < 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    running = drain(self, n, false);
+  }
+  if (running <= 0)
+    return;
+  log->warn("shutting down: canceling running_jobs={}", running);
+  running = drain(self, n, true);
+  auto cancel_deadline = std::chrono::steady_clock::now() + settings.kill_grace
+                         + std::chrono::seconds(5);
+  while (running > 0 && std::chrono::steady_clock::now() < cancel_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    running = drain(self, n, false);
+  }
+}
+
+int serve(const serve_settings& settings) {
+  caf::actor_system_config cfg;
+  register_message_types(cfg);
+  cfg.set("scheduler.max-threads",
+          static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
+  caf::actor_system sys{cfg};
+  auto started = start_node(sys, node_config_of(settings));
+  if (!started) {
+    std::fprintf(stderr, "conveyor serve: %s\n", describe(started.error()).c_str());
+    return 1;
+  }
+  auto& n = *started;
+  http_api_config api_cfg;
+  api_cfg.host = settings.http_host;
+  api_cfg.port = settings.http_port;
+  api_cfg.max_body_bytes = settings.max_body_bytes;
+  api_cfg.api_token = settings.api_token;
+  auto api = http_api::start(sys, n, api_cfg);
+  if (!api) {
+    std::fprintf(stderr, "conveyor serve: cannot listen on %s:%u: %s\n",
+                 settings.http_host.c_str(), settings.http_port,
+                 describe(api.error()).c_str());
+    stop_node(n);
+    return 1;
+  }
+  std::printf("conveyor serve: listening on http://%s:%u (data: %s, workers: "
+              "%zu)\n",
+              settings.http_host.c_str(), (*api)->port(),
+              settings.data_dir.c_str(), settings.workers);
+  std::fflush(stdout);
+  caf::scoped_actor self{sys};
+  self->monitor(n.supervisor);
+  auto node_failed = false;
+  while (stop_requests.load() == 0 && !node_failed) {
+    self->receive(
+      [&](const caf::down_msg& msg) {
+        std::fprintf(stderr, "conveyor serve: the node stopped: %s\n",
+                     describe(msg.reason).c_str());
+        node_failed = true;
+      },
+      caf::after(std::chrono::milliseconds(100)) >> [] {});
+  }
+  if (!node_failed) {
+    (*api)->drain();
+    drain_jobs(self, n, settings);
+  }
+  (*api)->stop();
+  stop_node(n);
+  spdlog::default_logger()->info("stopped");
+  return node_failed ? 1 : 0;
+}
+
+} // namespace
+
+int serve_command(const std::vector<std::string>& args) {
+  auto loaded = load_serve_settings(args, [](const char* name) {
+    return std::getenv(name);
+  });
+  if (!loaded) {
+    std::fprintf(stderr, "conveyor serve: %s\n(see conveyor serve --help)\n",
+                 describe(loaded.error()).c_str());
+    return 2;
+  }
+  if (loaded->help) {
+    std::fputs(serve_usage().c_str(), stdout);
+    return 0;
+  }
+  auto& settings = loaded->settings;
+  if (auto err = setup_logging(settings.log_level); !err.empty()) {
+    std::fprintf(stderr, "conveyor serve: %s\n", err.c_str());
+    return 2;
+  }
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  return serve(settings);
+}
+
+} // namespace conveyor

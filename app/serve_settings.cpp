@@ -1,0 +1,263 @@
+#include "app/serve_settings.hpp"
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <caf/sec.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "app/options.hpp"
+#include "messages/error.hpp"
+
+namespace conveyor {
+
+namespace {
+
+caf::error invalid(std::string what) {
+  return caf::make_error(caf::sec::invalid_argument, std::move(what));
+}
+
+/// One setting: its name (flag, file key; env var after upper-casing), what
+/// it means, its default as text, and how it is applied.
+struct setting {
+  const char* name;
+  const char* help;
+  const char* fallback;
+  std::function<caf::error(const std::string&, serve_settings&)> apply;
+};
+
+caf::error set_duration(const std::string& text, std::chrono::milliseconds& out) {
+  auto ms = parse_duration_ms(text);
+  if (!ms)
+    return ms.error();
+  out = std::chrono::milliseconds(*ms);
+  return {};
+}
+
+caf::error set_ms(const std::string& text, int64_t& out) {
+  auto ms = parse_duration_ms(text);
+  if (!ms)
+    return ms.error();
+  out = *ms;
+  return {};
+}
+
+std::string trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'
+                           || text.back() == ' '))
+    text.pop_back();
+  return text;
+}
+
+const std::vector<setting>& settings_table() {
+  static const std::vector<setting> table{
+    {"data", "directory of the store and the workspaces", "conveyor-data",
+     [](const std::string& x, serve_settings& s) {
+       s.data_dir = x;
+       return caf::error{};
+     }},
+    {"http", "address of the HTTP API, HOST:PORT (port 0: any free port)",
+     "127.0.0.1:8080",
+     [](const std::string& x, serve_settings& s) {
+       auto colon = x.rfind(':');
+       if (colon == std::string::npos || colon == 0)
+         return invalid("invalid address '" + x + "' (want HOST:PORT)");
+       auto port = x.substr(colon + 1);
+       if (port.empty() || port.size() > 5
+           || port.find_first_not_of("0123456789") != std::string::npos
+           || std::stoi(port) > 65535)
+         return invalid("invalid port in '" + x + "'");
+       s.http_host = x.substr(0, colon);
+       s.http_port = static_cast<uint16_t>(std::stoi(port));
+       return caf::error{};
+     }},
+    {"workers", "local worker slots (jobs run at once)", "2",
+     [](const std::string& x, serve_settings& s) {
+       auto n = parse_count(x);
+       if (!n)
+         return n.error();
+       s.workers = static_cast<size_t>(*n);
+       return caf::error{};
+     }},
+    {"timeout", "hard time limit per job", "50m",
+     [](const std::string& x, serve_settings& s) {
+       return set_ms(x, s.limits.timeout_ms);
+     }},
+    {"no-output-timeout", "limit on a job's silence", "10m",
+     [](const std::string& x, serve_settings& s) {
+       return set_ms(x, s.limits.no_output_timeout_ms);
+     }},
+    {"max-log-size", "limit on a job's log", "4MiB",
+     [](const std::string& x, serve_settings& s) {
+       auto n = parse_size(x);
+       if (!n)
+         return n.error();
+       s.limits.max_log_bytes = *n;
+       return caf::error{};
+     }},
+    {"kill-grace", "time between TERM and KILL when a job is stopped", "5s",
+     [](const std::string& x, serve_settings& s) {
+       return set_duration(x, s.kill_grace);
+     }},
+    {"shutdown-grace",
+     "on SIGINT/SIGTERM, how long running jobs may finish before they are "
+     "canceled", "30s",
+     [](const std::string& x, serve_settings& s) {
+       return set_duration(x, s.shutdown_grace);
+     }},
+    {"max-attempts", "runs of a job lost to a restart, in all, before it errors",
+     "3",
+     [](const std::string& x, serve_settings& s) {
+       auto n = parse_count(x);
+       if (!n)
+         return n.error();
+       s.max_attempts = static_cast<int32_t>(*n);
+       return caf::error{};
+     }},
+    {"max-body-size", "largest request body the API accepts", "1MiB",
+     [](const std::string& x, serve_settings& s) {
+       auto n = parse_size(x);
+       if (!n)
+         return n.error();
+       s.max_body_bytes = static_cast<size_t>(*n);
+       return caf::error{};
+     }},
+    {"api-token-file",
+     "file holding the bearer token that mutating API calls need (or set "
+     "CONVEYOR_API_TOKEN); none: no token needed", "",
+     [](const std::string& x, serve_settings& s) {
+       if (x.empty())
+         return caf::error{};
+       std::ifstream in{x};
+       if (!in)
+         return invalid("cannot read the token file " + x);
+       std::stringstream buf;
+       buf << in.rdbuf();
+       s.api_token = trimmed(buf.str());
+       if (s.api_token.empty())
+         return invalid("the token file " + x + " is empty");
+       return caf::error{};
+     }},
+    {"log-level", "trace, debug, info, warn, error or off", "info",
+     [](const std::string& x, serve_settings& s) {
+       s.log_level = x;
+       return caf::error{};
+     }},
+    {"executor", "how jobs run: process (real processes) or noop (nothing "
+                 "runs; for benchmarks of the orchestration)", "process",
+     [](const std::string& x, serve_settings& s) {
+       if (x != "process" && x != "noop")
+         return invalid("unknown executor '" + x + "' (want process or noop)");
+       s.noop_executor = x == "noop";
+       return caf::error{};
+     }},
+  };
+  return table;
+}
+
+std::string env_name(const std::string& name) {
+  std::string result = "CONVEYOR_";
+  for (auto c : name)
+    result += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return result;
+}
+
+caf::expected<std::map<std::string, std::string>>
+read_config_file(const std::string& path) {
+  std::map<std::string, std::string> result;
+  try {
+    auto root = YAML::LoadFile(path);
+    if (root.IsNull())
+      return result;
+    if (!root.IsMap())
+      return invalid(path + ": expected a map of settings");
+    for (auto entry : root) {
+      auto key = entry.first.as<std::string>();
+      if (!entry.second.IsScalar())
+        return invalid(path + ": '" + key + "' must be a single value");
+      result[key] = entry.second.as<std::string>();
+    }
+  } catch (const YAML::Exception& ex) {
+    return invalid(path + ": " + ex.what());
+  }
+  return result;
+}
+
+} // namespace
+
+caf::expected<serve_settings_result>
+load_serve_settings(const std::vector<std::string>& args,
+                    const std::function<const char*(const char*)>& getenv) {
+  std::vector<std::string> names{"config"};
+  for (auto& s : settings_table())
+    names.push_back(s.name);
+  auto parsed = parse_args(args, names, {"help"});
+  if (!parsed)
+    return parsed.error();
+  serve_settings_result result;
+  if (parsed->has("help")) {
+    result.help = true;
+    return result;
+  }
+  if (!parsed->positional.empty())
+    return invalid("unexpected argument '" + parsed->positional.front() + "'");
+  // Lowest precedence first; later sources overwrite.
+  std::map<std::string, std::string> values;
+  for (auto& s : settings_table())
+    values[s.name] = s.fallback;
+  auto config_path = parsed->get("config");
+  if (!config_path)
+    if (auto env = getenv("CONVEYOR_CONFIG"))
+      config_path = env;
+  if (config_path) {
+    auto file = read_config_file(*config_path);
+    if (!file)
+      return file.error();
+    for (auto& [key, value] : *file) {
+      if (values.count(key) == 0)
+        return invalid(*config_path + ": unknown setting '" + key + "'");
+      values[key] = value;
+    }
+  }
+  for (auto& s : settings_table())
+    if (auto env = getenv(env_name(s.name).c_str()))
+      values[s.name] = env;
+  for (auto& [key, value] : parsed->flags)
+    if (key != "config")
+      values[key] = value;
+  for (auto& s : settings_table())
+    if (auto err = s.apply(values[s.name], result.settings))
+      return invalid("--" + std::string{s.name} + ": " + describe(err));
+  if (auto token = getenv("CONVEYOR_API_TOKEN"); token && *token)
+    result.settings.api_token = token;
+  return result;
+}
+
+std::string serve_usage() {
+  std::string text = R"(usage: conveyor serve [options]
+
+Runs a node: the coordinator, local worker slots and the HTTP API, on the
+embedded SQLite store. SIGINT/SIGTERM stop it gracefully: no new builds, running
+jobs get the shutdown grace to finish, then they are canceled.
+
+Each setting comes from --NAME VALUE, else the environment CONVEYOR_NAME (upper
+case, '-' as '_'), else the YAML config file (--config FILE or CONVEYOR_CONFIG;
+a map of NAME: VALUE), else its default. Secrets come only from the environment
+or a file: the API token from CONVEYOR_API_TOKEN or --api-token-file.
+
+settings:
+)";
+  for (auto& s : settings_table()) {
+    char line[160];
+    std::snprintf(line, sizeof(line), "  --%-18s %s", s.name, s.help);
+    text += line;
+    text += std::string{" (default: "} + (*s.fallback ? s.fallback : "none")
+            + ")\n";
+  }
+  text += "  --config FILE        settings file (YAML)\n"
+          "  --help               show this text\n";
+  return text;
+}
+
+} // namespace conveyor

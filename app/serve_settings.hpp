@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "messages/job.hpp"
+
+namespace conveyor {
+
+/// Everything `conveyor serve` can be told. Each setting comes, from lowest
+/// to highest precedence, from its default, the config file (`--config`),
+/// the environment (`CONVEYOR_<NAME>`) and the command line (`--name`).
+struct serve_settings {
+  std::filesystem::path data_dir = "conveyor-data";
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 8080;
+  size_t workers = 2;
+  job_limits limits;
+  std::chrono::milliseconds kill_grace{5000};
+  std::chrono::milliseconds shutdown_grace{30000};
+  int32_t max_attempts = 3;
+  size_t max_body_bytes = 1024 * 1024;
+  std::string api_token; ///< only from CONVEYOR_API_TOKEN or a token file
+  std::string log_level = "info";
+  bool noop_executor = false;
+};
+
+/// Reads the settings from `args` (after `serve`), the environment (through
+/// `getenv`) and the config file they name. A `--help` in `args` answers an
+/// empty error-free result with `help` set.
+struct serve_settings_result {
+  serve_settings settings;
+  bool help = false;
+};
+
+caf::expected<serve_settings_result>
+load_serve_settings(const std::vector<std::string>& args,
+                    const std::function<const char*(const char*)>& getenv);
+
+/// The text of `conveyor serve --help`: every setting with its default.
+std::string serve_usage();
+
+} // namespace conveyor
