@@ -96,6 +96,8 @@ struct job_spec {
   std::string tag;
   std::string event;
   std::string commit_message;
+  bool clone = true;          ///< check the commit out (Travis `git: clone:`)
+  int32_t clone_depth = 0;    ///< shallow clone depth (`git: depth:`); 0: full
   std::vector<env_var> env;   ///< global env first, then the job's own
   job_phases phases;
   bool allow_failure = false;
@@ -106,7 +108,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
   return f(caf::meta::type_name("conveyor::job_spec"), x.job_id, x.build_id,
            x.build_number, x.index, x.attempt, x.name, x.request_id, x.repo, x.slug,
-           x.sha, x.branch, x.tag, x.event, x.commit_message, x.env, x.phases,
+           x.sha, x.branch, x.tag, x.event, x.commit_message, x.clone,
+           x.clone_depth, x.env, x.phases,
            x.allow_failure, x.limits);
 }
 

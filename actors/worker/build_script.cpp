@@ -91,11 +91,21 @@ void write_env(std::ostringstream& out, const job_spec& spec) {
 void write_checkout(script_writer& w, std::ostringstream& out,
                     const job_spec& spec, const build_layout& where) {
   auto dir = shell_word(where.build_dir.string());
-  if (spec.repo.empty()) {
+  if (spec.repo.empty() || !spec.clone) {
     out << "mkdir -p -- " << dir << '\n';
   } else {
+    std::string options = "--quiet";
+    auto source = spec.repo;
+    if (spec.clone_depth > 0) {
+      options += " --depth=" + std::to_string(spec.clone_depth);
+      if (!spec.branch.empty())
+        options += " --branch=" + shell_word(spec.branch);
+      // git makes shallow clones of a local path only through a file:// URL.
+      if (source.front() == '/')
+        source = "file://" + source;
+    }
     w.setup("clone",
-            "git clone --quiet " + shell_word(spec.repo) + " " + dir);
+            "git clone " + options + " " + shell_word(source) + " " + dir);
     if (!spec.sha.empty())
       w.setup("clone", "git -C " + dir + " checkout --quiet --force "
                          + shell_word(spec.sha));

@@ -169,6 +169,8 @@ std::string encode_spec(const job_spec& x) {
               {"tag", encode_bytes(x.tag)},
               {"event", encode_bytes(x.event)},
               {"commit_message", encode_bytes(x.commit_message)},
+              {"clone", x.clone},
+              {"clone_depth", x.clone_depth},
               {"env", std::move(env)},
               {"phases", to_json(x.phases)},
               {"limits", to_json(x.limits)}};
@@ -187,6 +189,8 @@ void decode_spec(const std::string& text, job_spec& x) {
     x.tag = decode_bytes(j.at("tag"));
     x.event = decode_bytes(j.at("event"));
     x.commit_message = decode_bytes(j.at("commit_message"));
+    x.clone = j.value("clone", true);
+    x.clone_depth = j.value("clone_depth", 0);
     x.env.clear();
     for (const auto& var : j.at("env"))
       x.env.push_back(

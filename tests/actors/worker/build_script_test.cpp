@@ -47,3 +47,25 @@ TEST_CASE("the script names its result file and skips cloning without a "
   CHECK(text.find("mkdir -p -- /ws/build\n") != std::string::npos);
   CHECK(text.find("eval 'echo '\\''hi'\\'''\n") != std::string::npos);
 }
+
+TEST_CASE("git clone: false skips the checkout, git depth makes it shallow",
+          "[build_script]") {
+  job_spec spec;
+  spec.repo = "/srv/repo";
+  spec.sha = "abc123";
+  spec.branch = "main";
+  spec.phases.script = {"true"};
+  spec.clone = false;
+  auto skipped = make_build_script(spec, {"/ws/build", "/ws/.conveyor/result"});
+  CHECK(skipped.find("git clone") == std::string::npos);
+  CHECK(skipped.find("mkdir -p -- /ws/build\n") != std::string::npos);
+  spec.clone = true;
+  spec.clone_depth = 3;
+  auto shallow = make_build_script(spec, {"/ws/build", "/ws/.conveyor/result"});
+  CHECK(shallow.find("git clone --quiet --depth=3 --branch=main file:///srv/repo "
+                     "/ws/build")
+        != std::string::npos);
+  spec.clone_depth = 0;
+  auto full = make_build_script(spec, {"/ws/build", "/ws/.conveyor/result"});
+  CHECK(full.find("git clone --quiet /srv/repo /ws/build") != std::string::npos);
+}

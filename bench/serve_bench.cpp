@@ -1,0 +1,247 @@
+// Throughput and latency of `conveyor serve`: builds of a one-job config
+// whose script is `true`, submitted over HTTP. See bench/README.md.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <csignal>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "adapters/http/client.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct options {
+  std::string conveyor = "build/app/conveyor";
+  std::string executor = "process";
+  int workers = 8;
+  int builds = 1000;
+  int idle = 100;
+  int clients = 8;
+};
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "serve_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string key = argv[i];
+    std::string value = argv[i + 1];
+    if (key == "--conveyor")
+      o.conveyor = value;
+    else if (key == "--executor")
+      o.executor = value;
+    else if (key == "--workers")
+      o.workers = std::stoi(value);
+    else if (key == "--builds")
+      o.builds = std::stoi(value);
+    else if (key == "--idle")
+      o.idle = std::stoi(value);
+    else if (key == "--clients")
+      o.clients = std::stoi(value);
+    else
+      die("unknown option " + key);
+  }
+  return o;
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in{path};
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+/// A field of /proc/<pid>/status in kB, e.g. VmRSS or VmHWM.
+double status_kib(pid_t pid, const std::string& field) {
+  std::istringstream in{slurp("/proc/" + std::to_string(pid) + "/status")};
+  for (std::string line; std::getline(in, line);)
+    if (line.compare(0, field.size() + 1, field + ":") == 0)
+      return std::stod(line.substr(field.size() + 1));
+  return 0;
+}
+
+/// User + system CPU seconds of the process itself (not of its children).
+double cpu_seconds(pid_t pid) {
+  auto text = slurp("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream in{text.substr(text.rfind(')') + 2)};
+  std::vector<std::string> fields{std::istream_iterator<std::string>(in), {}};
+  return (std::stod(fields[11]) + std::stod(fields[12]))
+         / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double percentile(std::vector<double> xs, double p) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  auto rank = static_cast<size_t>(p / 100.0 * static_cast<double>(xs.size() - 1) + 0.5);
+  return xs[std::min(rank, xs.size() - 1)];
+}
+
+struct server {
+  pid_t pid = -1;
+  uint16_t port = 0;
+
+  server(const options& o, const fs::path& dir) {
+    auto out = dir / "serve.out";
+    auto data = dir / "data";
+    pid = fork();
+    if (pid == 0) {
+      auto fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      auto workers = std::to_string(o.workers);
+      execl(o.conveyor.c_str(), "conveyor", "serve", "--data", data.c_str(),
+            "--http", "127.0.0.1:0", "--workers", workers.c_str(),
+            "--executor", o.executor.c_str(), "--log-level", "warn",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    const std::string marker = "listening on http://127.0.0.1:";
+    for (int i = 0; i < 1000 && port == 0; ++i) {
+      auto text = slurp(out);
+      if (auto at = text.find(marker); at != std::string::npos)
+        port = static_cast<uint16_t>(std::stoi(text.substr(at + marker.size())));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (port == 0)
+      die("serve did not start: " + slurp(out));
+    while (call("GET", "/readyz").status != 200)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+
+  ~server() {
+    kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+  }
+
+  conveyor::http::client_response call(const std::string& method,
+                                       const std::string& target,
+                                       const std::string& body = {}) {
+    return conveyor::http::fetch("127.0.0.1", port, method, target, body);
+  }
+
+  double finished_builds() {
+    auto text = call("GET", "/metrics").body;
+    double total = 0;
+    std::istringstream in{text};
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("conveyor_builds_finished_total{", 0) == 0)
+        total += std::stod(line.substr(line.rfind(' ') + 1));
+    return total;
+  }
+};
+
+std::string make_repo(const fs::path& dir) {
+  auto repo = dir / "repo";
+  fs::create_directories(repo);
+  std::ofstream{repo / ".travis.yml"} << "git:\n  clone: false\nscript: true\n";
+  auto cmd = "cd " + repo.string()
+             + " && git init -q -b main && git add -A && git -c user.name=b "
+               "-c user.email=b@b.invalid commit -qm bench";
+  if (std::system(cmd.c_str()) != 0)
+    die("cannot make the benchmark repository");
+  return repo.string();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto o = parse(argc, argv);
+  char pattern[] = "/tmp/conveyor-bench-XXXXXX";
+  if (!mkdtemp(pattern))
+    die("mkdtemp failed");
+  fs::path dir = pattern;
+  auto body = json{{"repo", make_repo(dir)}}.dump();
+  double rss_idle_mib = 0;
+  double latency_idle_p50 = 0, latency_idle_p99 = 0;
+  double burst_rate = 0, burst_p50 = 0, burst_p99 = 0, cpu_ms = 0, peak_mib = 0;
+  {
+    server s{o, dir};
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    rss_idle_mib = status_kib(s.pid, "VmRSS") / 1024.0;
+
+    // Idle: one build at a time, submit to finished as the client sees it.
+    std::vector<double> idle_ms;
+    for (int i = 0; i < o.idle; ++i) {
+      auto t0 = clock_type::now();
+      auto created = json::parse(s.call("POST", "/api/builds", body).body);
+      auto path = "/api/builds/" + std::to_string(created["id"].get<int64_t>());
+      for (;;) {
+        auto state = json::parse(s.call("GET", path).body)["state"];
+        if (state != "created" && state != "started")
+          break;
+      }
+      idle_ms.push_back(
+        std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+    }
+    latency_idle_p50 = percentile(idle_ms, 50);
+    latency_idle_p99 = percentile(idle_ms, 99);
+
+    // Burst: every build at once from several clients; finished as counted
+    // by the server; latency from the server's own timestamps.
+    auto cpu_before = cpu_seconds(s.pid);
+    auto done_before = s.finished_builds();
+    std::atomic<int> next{0};
+    std::vector<int64_t> ids(static_cast<size_t>(o.builds));
+    auto t0 = clock_type::now();
+    std::vector<std::thread> clients;
+    for (int c = 0; c < o.clients; ++c)
+      clients.emplace_back([&] {
+        for (int i; (i = next++) < o.builds;) {
+          auto res = s.call("POST", "/api/builds", body);
+          if (res.status != 201)
+            die("submit failed: " + res.body);
+          ids[static_cast<size_t>(i)] = json::parse(res.body)["id"].get<int64_t>();
+        }
+      });
+    for (auto& t : clients)
+      t.join();
+    while (s.finished_builds() < done_before + o.builds)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    burst_rate = o.builds / seconds;
+    cpu_ms = (cpu_seconds(s.pid) - cpu_before) * 1000.0 / o.builds;
+    peak_mib = status_kib(s.pid, "VmHWM") / 1024.0;
+    std::vector<double> burst_ms;
+    for (auto id : ids) {
+      auto build = json::parse(s.call("GET", "/api/builds/" + std::to_string(id)).body);
+      if (build["state"] != "passed")
+        die("build " + std::to_string(id) + " ended " + build["state"].dump());
+      burst_ms.push_back(build["finished_at"].get<double>()
+                         - build["created_at"].get<double>());
+    }
+    burst_p50 = percentile(burst_ms, 50);
+    burst_p99 = percentile(burst_ms, 99);
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  std::printf("| executor | workers | builds | builds/s | idle p50 ms | idle p99 ms "
+              "| burst p50 ms | burst p99 ms | CPU ms/build | RSS idle MiB "
+              "| RSS peak MiB |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| %s | %d | %d | %.0f | %.2f | %.2f | %.0f | %.0f | %.3f | %.1f "
+              "| %.1f |\n",
+              o.executor.c_str(), o.workers, o.builds, burst_rate,
+              latency_idle_p50, latency_idle_p99, burst_p50, burst_p99, cpu_ms,
+              rss_idle_mib, peak_mib);
+}
