@@ -87,6 +87,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
   children.push_back({"gatekeeper", [&n, &cfg](caf::actor_system& s) {
                         gatekeeper_config gcfg;
                         gcfg.limits = cfg.limits;
+                        gcfg.mirror_root = cfg.data_dir / "mirrors";
                         n.gatekeeper = spawn_gatekeeper(s, gcfg, n.store,
                                                         n.scheduler);
                         return untyped(n.gatekeeper);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
 #include <new>
 #include <set>
 #include <sstream>
@@ -25,7 +26,7 @@ using yaml_node = YAML::Node;
 const std::set<std::string> unsupported_root_keys{
   "addons", "after_deploy", "arch", "before_cache", "before_deploy",
   "branches", "cache", "compiler", "conditions", "deploy", "filter_secrets",
-  "git", "group", "if", "import", "merge_mode", "notifications", "osx_image",
+  "group", "if", "import", "merge_mode", "notifications", "osx_image",
   "services", "stages", "sudo", "trace", "version", "virt", "vm"};
 
 // Language version keys: in Travis each one is a matrix axis.
@@ -42,9 +43,15 @@ const std::set<std::string> language_keys{
 // Keys a job of `jobs.include` may have in Travis beyond the ones read here.
 const std::set<std::string> unsupported_job_keys{
   "addons", "after_deploy", "arch", "before_cache", "before_deploy", "cache",
-  "compiler", "deploy", "dist", "filter_secrets", "git", "group", "if",
+  "compiler", "deploy", "dist", "filter_secrets", "group", "if",
   "language", "os", "osx_image", "services", "stage", "sudo", "trace", "virt",
   "vm", "workspaces"};
+
+// Keys of Travis's `git` section beyond `clone` and `depth`. `submodules` and
+// `quiet` are also checked to be booleans.
+const std::set<std::string> unsupported_git_keys{
+  "autocrlf", "lfs_skip_smudge", "quiet", "sparse_checkout", "strategy",
+  "submodules", "submodules_depth", "symlinks"};
 
 // Keys an allow_failures/exclude entry may have in Travis beyond env and name.
 const std::set<std::string> unsupported_matcher_keys{
@@ -394,6 +401,8 @@ private:
         jobs(x.value, key);
       } else if (auto member = find_phase(key)) {
         result_.config.phases.*member = commands(x.value, key);
+      } else if (key == "git") {
+        git(x.value, key, result_.config.git);
       } else {
         root_extra(x);
       }
@@ -462,6 +471,62 @@ private:
       }
     }
     return result;
+  }
+
+  // -- git --------------------------------------------------------------------
+
+  void git(const yaml_node& x, const std::string& path, git_config& out) {
+    if (x.IsNull()) {
+      empty(path, x);
+      return;
+    }
+    if (!x.IsMap()) {
+      invalid_type(path, "a map", x);
+      return;
+    }
+    for (const auto& entry : entries(x, path)) {
+      auto sub = join(path, entry.key);
+      bool known = entry.key == "clone" || entry.key == "depth"
+                   || unsupported_git_keys.count(entry.key) > 0;
+      if (known && entry.value.IsNull()) {
+        empty(sub, entry.value);
+      } else if (entry.key == "clone") {
+        if (auto flag = boolean(entry.value, sub))
+          out.clone = *flag;
+      } else if (entry.key == "depth") {
+        if (auto depth = clone_depth(entry.value, sub))
+          out.depth = *depth;
+      } else if (entry.key == "submodules" || entry.key == "quiet") {
+        if (boolean(entry.value, sub))
+          unsupported_key(sub, entry, "");
+      } else if (known) {
+        unsupported_key(sub, entry, "");
+      } else {
+        unknown_key(sub, entry);
+      }
+    }
+  }
+
+  // Reads `git.depth`: a positive number of commits, or false for the whole
+  // history (0). `true` means nothing to git, so it is an error too.
+  std::optional<int32_t> clone_depth(const yaml_node& x,
+                                     const std::string& path) {
+    if (auto flag = boolean_word(x); flag && !*flag)
+      return 0;
+    if (x.IsScalar()) {
+      const auto& text = x.Scalar();
+      constexpr int64_t max_depth = std::numeric_limits<int32_t>::max();
+      bool digits = !text.empty() && text.size() <= 10
+                    && text.find_first_not_of("0123456789")
+                         == std::string::npos;
+      if (digits) {
+        auto n = std::stoll(text);
+        if (n > 0 && n <= max_depth)
+          return static_cast<int32_t>(n);
+      }
+    }
+    invalid_type(path, "a positive whole number or false", x);
+    return std::nullopt;
   }
 
   // -- env --------------------------------------------------------------------
@@ -653,17 +718,24 @@ private:
     }
   }
 
+  // Reads YAML 1.1's words for true and false, in any case.
+  static std::optional<bool> boolean_word(const yaml_node& x) {
+    if (!x.IsScalar())
+      return std::nullopt;
+    auto text = x.Scalar();
+    std::transform(text.begin(), text.end(), text.begin(), [](char c) {
+      return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    });
+    if (text == "true" || text == "yes" || text == "on")
+      return true;
+    if (text == "false" || text == "no" || text == "off")
+      return false;
+    return std::nullopt;
+  }
+
   std::optional<bool> boolean(const yaml_node& x, const std::string& path) {
-    if (x.IsScalar()) {
-      auto text = x.Scalar();
-      std::transform(text.begin(), text.end(), text.begin(), [](char c) {
-        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-      });
-      if (text == "true" || text == "yes" || text == "on")
-        return true;
-      if (text == "false" || text == "no" || text == "off")
-        return false;
-    }
+    if (auto flag = boolean_word(x))
+      return flag;
     invalid_type(path, "true or false", x);
     return std::nullopt;
   }
@@ -715,6 +787,8 @@ private:
         result.env = own_env(entry.value, sub);
       } else if (auto member = find_phase(entry.key)) {
         result.phases.*member = commands(entry.value, sub);
+      } else if (entry.key == "git") {
+        git(entry.value, sub, result.git);
       } else if (entry.key == "allow_failure") {
         if (auto flag = boolean(entry.value, sub))
           result.allow_failure = *flag;

@@ -45,11 +45,24 @@ struct env_config {
   std::vector<env_row> jobs;   ///< `env.jobs`, `env.matrix` or a plain `env`
 };
 
+/// The `git` section: how a worker checks the commit out. A key left out is
+/// inherited (a job of `jobs.include` from the root) or takes conveyor's
+/// default: `clone: true` and a full clone. Travis clones 50 commits deep by
+/// default; conveyor clones the whole history unless `depth` asks otherwise.
+/// `submodules`, `quiet` and Travis's other `git` keys are read and warned
+/// about (`unsupported_key`).
+struct git_config {
+  std::optional<bool> clone;    ///< `git.clone`: false runs without checkout
+  std::optional<int32_t> depth; ///< `git.depth`: commits to fetch; 0 (for
+                                ///< `false`) fetches the whole history
+};
+
 /// One entry of `jobs.include`: a job added to the matrix.
 struct include_config {
   std::string name;
   std::vector<env_var> env; ///< the job's own variables, without global ones
   phases_config phases;     ///< unset phases are inherited from the root
+  git_config git;           ///< unset keys are inherited from the root
   bool allow_failure = false;
   source_mark mark;
 };
@@ -77,6 +90,7 @@ struct jobs_config {
 struct build_config {
   env_config env;
   phases_config phases; ///< the root phases
+  git_config git;       ///< the root `git` section
   jobs_config jobs;
 };
 

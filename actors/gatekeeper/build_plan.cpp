@@ -4,6 +4,7 @@
 
 #include "actors/gatekeeper/build_config.hpp"
 #include "actors/gatekeeper/job_matrix.hpp"
+#include "actors/gatekeeper/mirror.hpp"
 
 namespace conveyor {
 
@@ -14,6 +15,17 @@ void fill_names(build_request& req, const commit_info& commit) {
     return;
   req.branch = commit.branch;
   req.tag = commit.tag;
+}
+
+// Opens a local repository, or the freshly fetched mirror of a URL.
+caf::expected<repository> open_source(const std::string& repo,
+                                      const std::filesystem::path& mirror_root) {
+  if (!is_repository_url(repo))
+    return repository::open(repo);
+  auto dir = update_mirror(mirror_root, repo);
+  if (!dir)
+    return std::move(dir.error());
+  return repository::open(dir->string(), repo);
 }
 
 build_record errored(build_record build, int64_t now_ms) {
@@ -39,6 +51,8 @@ job_record make_job(const build_request& req, const matrix_job& job,
   spec.commit_message = req.commit_message;
   spec.env = job.env;
   spec.phases = job.phases;
+  spec.clone = job.clone;
+  spec.clone_depth = job.clone_depth;
   spec.allow_failure = job.allow_failure;
   spec.name = job.name;
   spec.limits = limits;
@@ -50,8 +64,9 @@ job_record make_job(const build_request& req, const matrix_job& job,
 
 // -- requests -----------------------------------------------------------------
 
-caf::expected<resolved_request> resolve_request(build_request req) {
-  auto repo = repository::open(req.repo);
+caf::expected<resolved_request>
+resolve_request(build_request req, const std::filesystem::path& mirror_root) {
+  auto repo = open_source(req.repo, mirror_root);
   if (!repo)
     return std::move(repo.error());
   if (req.sha.empty() && req.ref.empty())
@@ -74,7 +89,7 @@ caf::expected<resolved_request> resolve_request(build_request req) {
   if (req.commit_message.empty())
     req.commit_message = commit->message;
   if (req.slug.empty())
-    req.slug = repo->name();
+    req.slug = is_repository_url(req.repo) ? url_slug(req.repo) : repo->name();
   if (req.event.empty())
     req.event = "push";
   auto file = repo->read_build_config(req.sha);

@@ -102,7 +102,7 @@ caf::result<build_record> on_request(gatekeeper_pointer self,
                "sha={} event={}",
                x.request_id, x.source, x.repo, x.ref, x.sha, x.event);
   auto request_id = x.request_id;
-  auto resolved = resolve_request(std::move(x));
+  auto resolved = resolve_request(std::move(x), st.cfg.mirror_root);
   if (!resolved) {
     st.log->warn("request rejected request_id={} error=\"{}\"", request_id,
                  describe(resolved.error()));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 
 #include <caf/fwd.hpp>
 
@@ -18,17 +19,24 @@ struct gatekeeper_config {
   /// How long the gatekeeper waits for the store to persist a build; zero
   /// waits forever.
   std::chrono::milliseconds store_timeout = std::chrono::seconds(30);
+  /// Where the bare mirrors of repositories given as URLs live, one directory
+  /// per URL (created on first use). Empty: URLs are refused with
+  /// `errc::unknown_repository`; local paths work either way.
+  std::filesystem::path mirror_root;
 };
 
 /// Spawns the gatekeeper (detached: it reads repositories from disk).
 ///
-/// For each `build_request` it resolves the commit in the local repository,
-/// reads `.conveyor.yml` (else `.travis.yml`) at that commit, expands the job
-/// matrix and asks `store` to persist the build (an errored one if the config
-/// is missing or invalid, with the findings in `messages`). Once stored, a
-/// build that is not errored is sent to `scheduler` (`enqueue_atom`). Answers
-/// the stored build; `errc::unknown_repository` or `errc::unknown_ref` when
-/// the commit cannot be found, the store's error when it fails.
+/// For each `build_request` it resolves the commit in the local repository
+/// or, for a URL, in its mirror under `cfg.mirror_root`, fetched first (the
+/// actor blocks meanwhile, on its own thread), reads `.conveyor.yml` (else
+/// `.travis.yml`) at that commit, expands the job matrix and asks `store` to
+/// persist the build (an errored one if the config is missing or invalid,
+/// with the findings in `messages`). Once stored, a build that is not errored
+/// is sent to `scheduler` (`enqueue_atom`). Answers the stored build;
+/// `errc::unknown_repository` or `errc::unknown_ref` when the repository or
+/// the commit cannot be found (or the mirror not fetched), the store's error
+/// when it fails.
 gatekeeper_actor spawn_gatekeeper(caf::actor_system& sys, gatekeeper_config cfg,
                                   store_actor store, scheduler_actor scheduler);
 

@@ -36,6 +36,13 @@ job_phases resolve(const phases_config& own, const phases_config& root) {
   return result;
 }
 
+// Applies the `git` keys a job sets, else the root's, else the defaults.
+void apply_git(const git_config& own, const git_config& root,
+               matrix_job& job) {
+  job.clone = own.clone.value_or(root.clone.value_or(true));
+  job.clone_depth = own.depth.value_or(root.depth.value_or(0));
+}
+
 size_t size_of(const std::vector<std::string>& xs) {
   size_t result = 0;
   for (const auto& x : xs)
@@ -126,12 +133,14 @@ std::vector<matrix_job> expand_matrix(const build_config& cfg,
       matrix_job job;
       job.own_env = row.vars;
       job.phases = root_phases;
+      apply_git({}, cfg.git, job);
       if (!add(std::move(job), row.mark))
         return too_large();
     }
   } else if (cfg.jobs.include.empty() || root_script) {
     matrix_job job;
     job.phases = root_phases;
+    apply_git({}, cfg.git, job);
     if (!add(std::move(job), {}))
       return too_large();
   }
@@ -140,6 +149,7 @@ std::vector<matrix_job> expand_matrix(const build_config& cfg,
     job.name = entry.name;
     job.own_env = entry.env;
     job.phases = resolve(entry.phases, cfg.phases);
+    apply_git(entry.git, cfg.git, job);
     job.allow_failure = entry.allow_failure;
     if (!add(std::move(job), entry.mark))
       return too_large();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,15 @@ struct matrix_job {
   std::vector<env_var> own_env; ///< the job's own matrix variables
   std::vector<env_var> env;     ///< `env.global` first, then `own_env`
   job_phases phases;
+  bool clone = true;        ///< `git.clone`
+  int32_t clone_depth = 0;  ///< `git.depth`; 0: the whole history
   bool allow_failure = false;
 };
 
 /// Expands `cfg` into its jobs, in order: one job per `env.jobs` row (or one
 /// job without matrix variables if there is none), then one per
-/// `jobs.include` entry, which inherits the root phases it does not set. As in
+/// `jobs.include` entry, which inherits the root phases and `git` keys it does
+/// not set. As in
 /// Travis, the root job is left out when there are includes, no env rows and
 /// no root script. `jobs.exclude` removes the jobs it matches and
 /// `jobs.allow_failures` flags them. Appends an error `missing_script` for

@@ -2,49 +2,12 @@
 
 #include <filesystem>
 
-#include <git2.h>
-
+#include "actors/gatekeeper/git_handles.hpp"
 #include "messages/error.hpp"
 
 namespace conveyor {
 
 namespace {
-
-// -- libgit2 plumbing ---------------------------------------------------------
-
-void ensure_libgit2() {
-  // libgit2 counts init calls; one per process is enough and never undone, so
-  // that repositories opened on any thread stay valid.
-  static const int initialized = git_libgit2_init();
-  static_cast<void>(initialized);
-}
-
-template <class T, void (*Free)(T*)>
-struct git_deleter {
-  void operator()(T* x) const {
-    Free(x);
-  }
-};
-
-using object_ptr
-  = std::unique_ptr<git_object, git_deleter<git_object, git_object_free>>;
-using reference_ptr
-  = std::unique_ptr<git_reference,
-                    git_deleter<git_reference, git_reference_free>>;
-using tree_ptr
-  = std::unique_ptr<git_tree, git_deleter<git_tree, git_tree_free>>;
-using tree_entry_ptr
-  = std::unique_ptr<git_tree_entry,
-                    git_deleter<git_tree_entry, git_tree_entry_free>>;
-using blob_ptr
-  = std::unique_ptr<git_blob, git_deleter<git_blob, git_blob_free>>;
-
-std::string last_git_error() {
-  const git_error* err = git_error_last();
-  if (err == nullptr || err->message == nullptr)
-    return "unknown libgit2 error";
-  return err->message;
-}
 
 std::string trim_trailing_newlines(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
@@ -58,25 +21,25 @@ std::string short_sha(const std::string& sha) {
 
 // Peels whatever `spec` names down to a commit; tags and refs peel to the
 // commit they point at.
-caf::expected<object_ptr> commit_object(git_repository* repo,
+caf::expected<git_object_ptr> commit_object(git_repository* repo,
                                         const std::string& path,
                                         const std::string& spec,
-                                        reference_ptr* ref_out) {
+                                        git_reference_ptr* ref_out) {
   git_object* raw = nullptr;
   git_reference* raw_ref = nullptr;
   if (git_revparse_ext(&raw, &raw_ref, repo, spec.c_str()) != 0)
     return make_error(errc::unknown_ref,
                       "unknown ref '" + spec + "' in repository '" + path
                         + "': " + last_git_error());
-  object_ptr obj{raw};
-  reference_ptr ref{raw_ref};
+  git_object_ptr obj{raw};
+  git_reference_ptr ref{raw_ref};
   git_object* peeled = nullptr;
   if (git_object_peel(&peeled, obj.get(), GIT_OBJECT_COMMIT) != 0)
     return make_error(errc::unknown_ref, "ref '" + spec + "' in repository '"
                                            + path + "' names no commit");
   if (ref_out != nullptr)
     *ref_out = std::move(ref);
-  return object_ptr{peeled};
+  return git_object_ptr{peeled};
 }
 
 // Fills the branch or the tag the reference names; a symbolic reference such
@@ -87,7 +50,7 @@ void fill_names(git_reference* ref, commit_info& info) {
   git_reference* raw = nullptr;
   if (git_reference_resolve(&raw, ref) != 0)
     return;
-  reference_ptr direct{raw};
+  git_reference_ptr direct{raw};
   if (git_reference_is_branch(direct.get())) {
     info.branch = git_reference_shorthand(direct.get());
   } else if (git_reference_is_tag(direct.get())) {
@@ -116,8 +79,9 @@ void repository::deleter::operator()(git_repository* x) const {
   git_repository_free(x);
 }
 
-repository::repository(std::string path, git_repository* handle)
-  : path_(std::move(path)), handle_(handle) {
+repository::repository(std::string path, std::string label,
+                       git_repository* handle)
+  : path_(std::move(path)), label_(std::move(label)), handle_(handle) {
   // nop
 }
 
@@ -127,7 +91,8 @@ repository& repository::operator=(repository&&) noexcept = default;
 
 repository::~repository() = default;
 
-caf::expected<repository> repository::open(const std::string& path) {
+caf::expected<repository> repository::open(const std::string& path,
+                                           std::string label) {
   ensure_libgit2();
   if (path.empty())
     return make_error(errc::unknown_repository, "no repository path given");
@@ -139,7 +104,9 @@ caf::expected<repository> repository::open(const std::string& path) {
     return make_error(errc::unknown_repository,
                       "cannot open git repository '" + path
                         + "': " + last_git_error());
-  return repository{path, raw};
+  if (label.empty())
+    label = path;
+  return repository{path, std::move(label), raw};
 }
 
 std::string repository::name() const {
@@ -152,8 +119,8 @@ std::string repository::name() const {
 
 caf::expected<commit_info> repository::resolve(const std::string& ref) const {
   auto spec = ref.empty() ? std::string{"HEAD"} : ref;
-  reference_ptr named;
-  auto obj = commit_object(handle_.get(), path_, spec, &named);
+  git_reference_ptr named;
+  auto obj = commit_object(handle_.get(), label_, spec, &named);
   if (!obj)
     return std::move(obj.error());
   auto commit = reinterpret_cast<const git_commit*>(obj->get());
@@ -170,20 +137,20 @@ caf::expected<commit_info> repository::resolve(const std::string& ref) const {
 caf::expected<std::optional<std::string>>
 repository::read_file(const std::string& sha,
                       const std::string& file_path) const {
-  auto obj = commit_object(handle_.get(), path_, sha, nullptr);
+  auto obj = commit_object(handle_.get(), label_, sha, nullptr);
   if (!obj)
     return std::move(obj.error());
   auto commit = reinterpret_cast<const git_commit*>(obj->get());
   git_tree* raw_tree = nullptr;
   if (git_commit_tree(&raw_tree, commit) != 0)
     return make_error(errc::unknown_ref, "cannot read the tree of commit "
-                                           + short_sha(sha) + " in '" + path_
+                                           + short_sha(sha) + " in '" + label_
                                            + "': " + last_git_error());
-  tree_ptr tree{raw_tree};
+  git_tree_ptr tree{raw_tree};
   git_tree_entry* raw_entry = nullptr;
   if (git_tree_entry_bypath(&raw_entry, tree.get(), file_path.c_str()) != 0)
     return std::optional<std::string>{};
-  tree_entry_ptr entry{raw_entry};
+  git_tree_entry_ptr entry{raw_entry};
   // Only regular files count: a directory or a symlink of that name is not a
   // config file.
   auto mode = git_tree_entry_filemode(entry.get());
@@ -194,9 +161,9 @@ repository::read_file(const std::string& sha,
       != 0)
     return make_error(errc::unknown_ref, "cannot read '" + file_path
                                            + "' at commit " + short_sha(sha)
-                                           + " in '" + path_
+                                           + " in '" + label_
                                            + "': " + last_git_error());
-  blob_ptr blob{raw_blob};
+  git_blob_ptr blob{raw_blob};
   auto data = static_cast<const char*>(git_blob_rawcontent(blob.get()));
   auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
   return std::optional<std::string>{std::string{data, size}};

@@ -36,8 +36,10 @@ constexpr const char* config_file_names[] = {".conveyor.yml", ".travis.yml"};
 class repository {
 public:
   /// Opens the repository at `path` (not a parent of it); fails with
-  /// `errc::unknown_repository`.
-  static caf::expected<repository> open(const std::string& path);
+  /// `errc::unknown_repository`. Errors about refs and files name the
+  /// repository `label` (e.g. the URL of a mirror), or `path` if it is empty.
+  static caf::expected<repository> open(const std::string& path,
+                                        std::string label = {});
 
   repository(repository&&) noexcept;
   repository& operator=(repository&&) noexcept;
@@ -71,9 +73,10 @@ private:
     void operator()(git_repository* x) const;
   };
 
-  repository(std::string path, git_repository* handle);
+  repository(std::string path, std::string label, git_repository* handle);
 
   std::string path_;
+  std::string label_;
   std::unique_ptr<git_repository, deleter> handle_;
 };
 

@@ -170,17 +170,26 @@ int64_t database::changes() const {
   return sqlite3_changes(db_.get());
 }
 
+bool database::in_transaction() const {
+  return sqlite3_get_autocommit(db_.get()) == 0;
+}
+
 // -- transaction --------------------------------------------------------------
 
-transaction::transaction(database& db, kind k) : db_(db) {
-  db_.exec(k == kind::write ? "BEGIN IMMEDIATE" : "BEGIN");
+transaction::transaction(database& db, kind k)
+  : db_(db), nested_(db.in_transaction()) {
+  if (nested_)
+    db_.exec("SAVEPOINT nested");
+  else
+    db_.exec(k == kind::write ? "BEGIN IMMEDIATE" : "BEGIN");
 }
 
 transaction::~transaction() {
   if (done_)
     return;
   try {
-    db_.exec("ROLLBACK");
+    // ROLLBACK TO keeps the savepoint open: RELEASE it too.
+    db_.exec(nested_ ? "ROLLBACK TO nested; RELEASE nested" : "ROLLBACK");
   } catch (const failure&) {
     // SQLite may already have rolled back on its own (e.g. after SQLITE_FULL);
     // there is nothing left to undo.
@@ -188,7 +197,7 @@ transaction::~transaction() {
 }
 
 void transaction::commit() {
-  db_.exec("COMMIT");
+  db_.exec(nested_ ? "RELEASE nested" : "COMMIT");
   done_ = true;
 }
 

@@ -97,6 +97,9 @@ public:
   /// Returns how many rows the most recent statement changed.
   int64_t changes() const;
 
+  /// True while a transaction is open on the connection.
+  bool in_transaction() const;
+
   /// Returns the path the database was opened with.
   const std::string& path() const {
     return path_;
@@ -115,7 +118,9 @@ private:
 
 /// A transaction that rolls back unless committed. Write transactions begin
 /// IMMEDIATE, so they wait for the write lock up front instead of failing
-/// with SQLITE_BUSY halfway through.
+/// with SQLITE_BUSY halfway through. Inside an open transaction (a batch of
+/// writes) it is a SAVEPOINT instead: `commit` releases it, and rolling back
+/// undoes only its own changes; the enclosing transaction commits them.
 class transaction {
 public:
   /// What the transaction is for.
@@ -136,6 +141,7 @@ public:
 
 private:
   database& db_;
+  bool nested_;
   bool done_ = false;
 };
 

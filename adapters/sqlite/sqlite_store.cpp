@@ -1,5 +1,6 @@
 #include "adapters/sqlite/sqlite_store.hpp"
 
+#include <chrono>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -281,6 +282,34 @@ build_record sqlite_store::read_build(int64_t build_id) {
   if (result.empty())
     throw failure("build " + std::to_string(build_id) + " vanished");
   return std::move(result.front());
+}
+
+// -- batches ------------------------------------------------------------------
+
+caf::error sqlite_store::write_batch(size_t count,
+                                     const std::function<void(size_t)>& apply) {
+  auto start = std::chrono::steady_clock::now();
+  metrics_.begin_batch();
+  auto context = "writes=" + std::to_string(count);
+  auto result = guarded<bool>("write_batch", context, [this, count, &apply] {
+    transaction tx{db_, transaction::kind::write};
+    for (size_t i = 0; i < count; ++i) {
+      apply(i);
+      // After some errors (e.g. SQLITE_FULL) SQLite rolls back the whole
+      // transaction: the next write would run on its own, outside the batch.
+      if (!db_.in_transaction())
+        throw failure("SQLite rolled back the batch at write "
+                      + std::to_string(i));
+    }
+    tx.commit();
+    return true;
+  });
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now()
+                                          - start;
+  metrics_.end_batch(static_cast<int64_t>(count), elapsed.count(), !result);
+  if (!result)
+    return std::move(result.error());
+  return caf::error{};
 }
 
 // -- metrics ------------------------------------------------------------------

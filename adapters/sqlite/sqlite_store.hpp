@@ -1,9 +1,12 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
 
 #include "adapters/sqlite/database.hpp"
@@ -108,6 +111,20 @@ public:
   /// `below` <= 0); the whole log once it is completed, whatever `below`.
   caf::expected<std::string> fetch_log(int64_t job_id, int32_t attempt,
                                        int32_t below);
+
+  // -- batches ----------------------------------------------------------------
+
+  /// Runs `count` writes in one transaction (group commit): `apply(i)` calls
+  /// one write operation of this store, for i = 0..count-1 in order. Each
+  /// write runs in a savepoint of its own and answers what it would answer
+  /// alone; a failing write undoes only its own changes. Answers an error
+  /// (`errc::store_failure`, "write_batch failed: ...") if the transaction
+  /// could not begin or commit, or if SQLite abandoned it: then nothing of
+  /// the batch is stored, whatever its writes answered, and the writes after
+  /// the point of failure did not run. Counted as one write transaction in
+  /// the latency histogram and as `count` writes in the batch size histogram.
+  caf::error write_batch(size_t count,
+                         const std::function<void(size_t)>& apply);
 
   // -- metrics ----------------------------------------------------------------
 

@@ -32,9 +32,12 @@ bool is_write(transaction_kind x);
 /// `conveyor_store_transactions_total{kind}`,
 /// `conveyor_store_errors_total{kind}`,
 /// `conveyor_store_transaction_seconds` (write latency histogram),
+/// `conveyor_store_batch_writes` (writes per batch, histogram),
 /// `conveyor_store_log_parts_written_total` and
-/// `conveyor_store_log_bytes_written_total`. Not thread-safe: it belongs to
-/// the store that owns it. Counts start at 0 when the store opens.
+/// `conveyor_store_log_bytes_written_total`. A write inside a batch counts as
+/// one transaction of its kind, but only the batch's transaction as a whole
+/// is observed in the latency histogram. Not thread-safe: it belongs to the
+/// store that owns it. Counts start at 0 when the store opens.
 class store_metrics {
 public:
   /// The number of finite histogram buckets.
@@ -44,9 +47,22 @@ public:
   /// ascending; a last bucket, "+Inf", takes the rest.
   static const std::array<double, bucket_count>& latency_bounds();
 
+  /// Returns the upper bounds of the finite buckets of the batch size
+  /// histogram, ascending; a last bucket, "+Inf", takes the rest.
+  static const std::array<double, bucket_count>& batch_bounds();
+
   /// Records one transaction of kind `k` that took `seconds` (observed in the
-  /// histogram for writes only), and an error if it `failed`.
+  /// histogram for writes outside a batch only), and an error if it `failed`.
   void record_transaction(transaction_kind k, double seconds, bool failed);
+
+  /// Starts a batch: the writes recorded until `end_batch` share one
+  /// transaction.
+  void begin_batch();
+
+  /// Ends the batch begun last: observes its transaction, `writes` writes
+  /// that took `seconds`, and if it `failed` (nothing was committed) counts
+  /// an error for each of its writes that had not failed on its own.
+  void end_batch(int64_t writes, double seconds, bool failed);
 
   /// Records `parts` newly written log parts holding `bytes` bytes.
   void record_log_parts(int64_t parts, int64_t bytes);
@@ -60,6 +76,10 @@ private:
   std::array<int64_t, transaction_kind_count> errors_{};
   std::array<int64_t, bucket_count + 1> buckets_{}; ///< not cumulative
   double latency_sum_ = 0;
+  std::array<int64_t, bucket_count + 1> batch_buckets_{}; ///< not cumulative
+  int64_t batch_writes_ = 0;
+  bool in_batch_ = false;
+  std::array<int64_t, transaction_kind_count> batch_ok_{}; ///< this batch's
   int64_t log_parts_ = 0;
   int64_t log_bytes_ = 0;
 };

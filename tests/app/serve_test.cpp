@@ -393,3 +393,27 @@ script:
   }
   CHECK(requeued > 0);
 }
+
+TEST_CASE("serve: a repository given as a URL is built through a mirror") {
+  scratch_dir dir;
+  auto repo = config_repo("script: cat README.md\n", dir.path, "origin");
+  {
+    std::ofstream{fs::path{repo} / "README.md"} << "from the origin\n";
+    auto cmd = "cd " + repo + " && git add -A && git -c user.name=t"
+               " -c user.email=t@t.invalid commit -qm readme";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+  }
+  auto data = dir.path / "data";
+  serve_process serve{data};
+  serve.wait_ready();
+  auto build = post_build(serve, "file://" + repo);
+  CHECK(build["slug"] != "");
+  auto done = wait_finished(serve, build["id"].get<int64_t>());
+  CHECK(done["state"] == "passed");
+  auto job_path = "/api/jobs/" + std::to_string(done["jobs"][0]["id"].get<int64_t>());
+  CHECK(contains(serve.call("GET", job_path + "/log").body, "from the origin"));
+  CHECK(fs::exists(data / "mirrors"));
+  auto unreachable = serve.call("POST", "/api/builds",
+                                json{{"repo", "file:///nonexistent/repo.git"}}.dump());
+  CHECK(unreachable.status == 400);
+}

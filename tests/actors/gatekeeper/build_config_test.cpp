@@ -342,6 +342,133 @@ TEST_CASE("allow_failures entries without env or name match nothing") {
   CHECK(msg.line == 4);
 }
 
+// -- git ----------------------------------------------------------------------
+
+TEST_CASE("git is unset by default: clone everything") {
+  auto cfg = clean("script: make\n");
+  CHECK_FALSE(cfg.git.clone);
+  CHECK_FALSE(cfg.git.depth);
+}
+
+TEST_CASE("git.clone and git.depth are read") {
+  auto cfg = clean("git:\n  clone: false\n  depth: 3\nscript: make\n");
+  CHECK(cfg.git.clone == false);
+  CHECK(cfg.git.depth == 3);
+  cfg = clean("git: {clone: yes, depth: false}\nscript: make\n");
+  CHECK(cfg.git.clone == true);
+  CHECK(cfg.git.depth == 0);
+  cfg = clean("git: {depth: 2147483647}\nscript: make\n");
+  CHECK_FALSE(cfg.git.clone);
+  CHECK(cfg.git.depth == 2147483647);
+}
+
+TEST_CASE("git keys of the wrong type are errors with their position") {
+  struct wrong {
+    const char* yaml;
+    const char* key;
+    int32_t column;
+  };
+  wrong cases[] = {
+    {"git: {clone: maybe}\n", "git.clone", 14},
+    {"git: {clone: [true]}\n", "git.clone", 14},
+    {"git: {depth: true}\n", "git.depth", 14},
+    {"git: {depth: 0}\n", "git.depth", 14},
+    {"git: {depth: -5}\n", "git.depth", 14},
+    {"git: {depth: 1.5}\n", "git.depth", 14},
+    {"git: {depth: fifty}\n", "git.depth", 14},
+    {"git: {depth: 2147483648}\n", "git.depth", 14},
+    {"git: {depth: 99999999999999999999}\n", "git.depth", 14},
+    {"git: {depth: {a: 1}}\n", "git.depth", 14},
+    {"git: {submodules: sometimes}\n", "git.submodules", 19},
+    {"git: {quiet: [1]}\n", "git.quiet", 14},
+    {"git: false\n", "git", 6},
+    {"git: [clone]\n", "git", 6},
+  };
+  for (const auto& x : cases) {
+    INFO(x.yaml);
+    auto result = parse_build_config(std::string{x.yaml} + "script: make\n");
+    auto msg = only(result, "invalid_type");
+    CHECK(msg.level == "error");
+    CHECK(msg.key == x.key);
+    CHECK(msg.line == 1);
+    CHECK(msg.column == x.column);
+    CHECK(has_errors(result.messages));
+  }
+  auto result = parse_build_config("script: make\ngit:\n  depth: true\n");
+  auto msg = only(result, "invalid_type");
+  CHECK(msg.line == 3);
+  CHECK(msg.column == 10);
+  CHECK(msg.message == "'git.depth' must be a positive whole number or false");
+  CHECK_FALSE(result.config.git.depth);
+}
+
+TEST_CASE("git.submodules, git.quiet and other Travis git keys warn") {
+  auto result = parse_build_config("git:\n"
+                                   "  submodules: false\n"
+                                   "  quiet: true\n"
+                                   "  strategy: tarball\n"
+                                   "  depth: 10\n"
+                                   "  colour: red\n"
+                                   "script: make\n");
+  REQUIRE(result.messages.size() == 4);
+  CHECK_FALSE(has_errors(result.messages));
+  CHECK(result.messages[0].code == "unsupported_key");
+  CHECK(result.messages[0].level == "warn");
+  CHECK(result.messages[0].key == "git.submodules");
+  CHECK(result.messages[0].line == 2);
+  CHECK(result.messages[0].column == 3);
+  CHECK(result.messages[0].message
+        == "'git.submodules' is not supported yet and is ignored");
+  CHECK(result.messages[1].code == "unsupported_key");
+  CHECK(result.messages[1].key == "git.quiet");
+  CHECK(result.messages[2].code == "unsupported_key");
+  CHECK(result.messages[2].key == "git.strategy");
+  CHECK(result.messages[3].code == "unknown_key");
+  CHECK(result.messages[3].key == "git.colour");
+  CHECK(result.config.git.depth == 10);
+}
+
+TEST_CASE("an empty git section or key is reported and ignored") {
+  auto result = parse_build_config("git:\nscript: make\n");
+  CHECK(only(result, "empty").key == "git");
+  CHECK_FALSE(has_errors(result.messages));
+  result = parse_build_config("git: {clone: , depth: }\nscript: make\n");
+  REQUIRE(result.messages.size() == 2);
+  CHECK(result.messages[0].code == "empty");
+  CHECK(result.messages[0].key == "git.clone");
+  CHECK(result.messages[1].key == "git.depth");
+  CHECK_FALSE(result.config.git.clone);
+  CHECK_FALSE(result.config.git.depth);
+}
+
+TEST_CASE("jobs.include entries have their own git keys") {
+  auto cfg = clean("git: {depth: 5}\n"
+                   "script: make\n"
+                   "jobs:\n"
+                   "  include:\n"
+                   "    - name: plain\n"
+                   "    - name: no checkout\n"
+                   "      git: {clone: false}\n"
+                   "    - name: full\n"
+                   "      git:\n"
+                   "        depth: false\n");
+  REQUIRE(cfg.jobs.include.size() == 3);
+  CHECK(cfg.git.depth == 5);
+  CHECK_FALSE(cfg.jobs.include[0].git.clone);
+  CHECK_FALSE(cfg.jobs.include[0].git.depth);
+  CHECK(cfg.jobs.include[1].git.clone == false);
+  CHECK_FALSE(cfg.jobs.include[1].git.depth);
+  CHECK(cfg.jobs.include[2].git.depth == 0);
+  auto result = parse_build_config("script: make\n"
+                                   "jobs:\n"
+                                   "  include:\n"
+                                   "    - git: {depth: deep}\n");
+  auto msg = only(result, "invalid_type");
+  CHECK(msg.key == "jobs.include.git.depth");
+  CHECK(msg.line == 4);
+  CHECK(msg.column == 20);
+}
+
 // -- keys ---------------------------------------------------------------------
 
 TEST_CASE("known Travis keys that are not supported warn") {

@@ -163,6 +163,8 @@ TEST_CASE("a valid config plans a created build with one job per matrix job") {
     CHECK(spec.commit_message == "msg");
     CHECK(spec.phases.script == strings{"make"});
     CHECK(spec.limits.timeout_ms == 1234);
+    CHECK(spec.clone);
+    CHECK(spec.clone_depth == 0);
   }
   CHECK(build.jobs[0].spec.env == vars{{"G", "1"}, {"A", "1"}});
   CHECK(build.jobs[1].spec.env == vars{{"G", "1"}, {"A", "2"}});
@@ -226,4 +228,22 @@ TEST_CASE_METHOD(test_repo, "a repository's config becomes a planned build") {
   CHECK(build.jobs[1].spec.slug == "demo");
   CHECK(build.jobs[1].spec.phases.script == strings{"./test.sh"});
   CHECK(build.jobs[1].spec.env == vars{{"X", "2"}});
+}
+
+TEST_CASE("the git section reaches the jobs") {
+  build_request req;
+  req.sha = "0123456789abcdef0123456789abcdef01234567";
+  config_file file{".travis.yml", "git: {depth: 50}\n"
+                                  "script: make\n"
+                                  "jobs:\n"
+                                  "  include:\n"
+                                  "    - name: bench\n"
+                                  "      git: {clone: false}\n"};
+  auto build = plan_build(req, file, job_limits{}, 1);
+  CHECK(build.state == build_state::created);
+  REQUIRE(build.jobs.size() == 2);
+  CHECK(build.jobs[0].spec.clone);
+  CHECK(build.jobs[0].spec.clone_depth == 50);
+  CHECK_FALSE(build.jobs[1].spec.clone);
+  CHECK(build.jobs[1].spec.clone_depth == 50);
 }

@@ -2,6 +2,8 @@
 // resolve, and a build it cannot persist.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
@@ -35,9 +37,13 @@ struct system_fixture {
   }
 
   caf::error error_for(const build_request& req) {
+    return error_from(gatekeeper, req);
+  }
+
+  caf::error error_from(const gatekeeper_actor& to, const build_request& req) {
     caf::scoped_actor self{*sys};
     caf::error result;
-    self->request(gatekeeper, std::chrono::seconds(30), req)
+    self->request(to, std::chrono::seconds(30), req)
       .receive([](build_record&) { FAIL("expected an error, got a build"); },
                [&result](caf::error& err) { result = std::move(err); });
     return result;
@@ -77,4 +83,42 @@ TEST_CASE_METHOD(system_fixture, "without a store the gatekeeper answers "
   req.repo = repo.path();
   auto err = error_for(req);
   CHECK(err.code() == static_cast<uint8_t>(errc::store_failure));
+}
+
+TEST_CASE_METHOD(system_fixture, "a gatekeeper without a mirror root refuses "
+                                 "URLs") {
+  test_repo repo;
+  repo.write(".conveyor.yml", "script: make\n");
+  repo.commit("one");
+  build_request req;
+  req.repo = "file://" + repo.path();
+  auto err = error_for(req);
+  CHECK(err.code() == static_cast<uint8_t>(errc::unknown_repository));
+  CHECK(describe(err).find("repository URLs need a mirror directory")
+        != std::string::npos);
+}
+
+TEST_CASE_METHOD(system_fixture, "a gatekeeper with a mirror root builds "
+                                 "URLs from their mirrors") {
+  test_repo repo;
+  repo.write(".conveyor.yml", "script: make\n");
+  repo.commit("one");
+  gatekeeper_config cfg;
+  cfg.mirror_root = repo.root() + "/mirrors";
+  auto with_mirrors = spawn_gatekeeper(*sys, cfg, store_actor{},
+                                       scheduler_actor{});
+  build_request req;
+  req.repo = "file://" + repo.path();
+  // Resolved and planned: only the missing store stops it.
+  auto err = error_from(with_mirrors, req);
+  CHECK(err.code() == static_cast<uint8_t>(errc::store_failure));
+  CHECK(std::filesystem::is_directory(cfg.mirror_root));
+  req.ref = "missing";
+  err = error_from(with_mirrors, req);
+  CHECK(err.code() == static_cast<uint8_t>(errc::unknown_ref));
+  req.repo = "file:///nonexistent";
+  req.ref.clear();
+  err = error_from(with_mirrors, req);
+  CHECK(err.code() == static_cast<uint8_t>(errc::unknown_repository));
+  caf::anon_send_exit(with_mirrors, caf::exit_reason::user_shutdown);
 }

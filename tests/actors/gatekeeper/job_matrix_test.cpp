@@ -306,3 +306,42 @@ TEST_CASE("a matrix too large to hold is an error") {
   REQUIRE(messages.size() == 1);
   CHECK(messages[0].code == "too_many_jobs");
 }
+
+TEST_CASE("jobs take the git keys of their include entry, else the root's") {
+  auto jobs = jobs_of("script: make\n");
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].clone);
+  CHECK(jobs[0].clone_depth == 0);
+
+  jobs = jobs_of("git: {depth: 7}\n"
+                 "env: [A=1, A=2]\n"
+                 "script: make\n"
+                 "jobs:\n"
+                 "  include:\n"
+                 "    - name: inherits\n"
+                 "    - name: no checkout\n"
+                 "      git: {clone: false}\n"
+                 "    - name: full\n"
+                 "      git: {depth: false}\n");
+  REQUIRE(jobs.size() == 5);
+  for (size_t i = 0; i < 3; ++i) {
+    INFO("job " << i + 1);
+    CHECK(jobs[i].clone);
+    CHECK(jobs[i].clone_depth == 7);
+  }
+  CHECK_FALSE(jobs[3].clone);
+  CHECK(jobs[3].clone_depth == 7);
+  CHECK(jobs[4].clone);
+  CHECK(jobs[4].clone_depth == 0);
+
+  jobs = jobs_of("git: {clone: false}\n"
+                 "jobs:\n"
+                 "  include:\n"
+                 "    - script: a\n"
+                 "    - script: b\n"
+                 "      git: {clone: true, depth: 1}\n");
+  REQUIRE(jobs.size() == 2);
+  CHECK_FALSE(jobs[0].clone);
+  CHECK(jobs[1].clone);
+  CHECK(jobs[1].clone_depth == 1);
+}

@@ -54,7 +54,9 @@ double check_histogram(const metric_families& xs) {
 TEST_CASE("store_metrics starts with every family at zero") {
   sqlite::store_metrics m;
   auto xs = m.collect();
-  REQUIRE(xs.size() == 5);
+  REQUIRE(xs.size() == 6);
+  CHECK(family_of(xs, "conveyor_store_batch_writes").type == "histogram");
+  CHECK(sample_of(xs, "conveyor_store_batch_writes", "_count") == 0);
   CHECK(family_of(xs, "conveyor_store_transactions_total").type == "counter");
   CHECK(family_of(xs, "conveyor_store_errors_total").type == "counter");
   CHECK(family_of(xs, "conveyor_store_log_parts_written_total").type
@@ -107,6 +109,48 @@ TEST_CASE("store_metrics fills cumulative latency buckets for writes only") {
   CHECK(sample_of(xs, "conveyor_store_log_parts_written_total") == 5);
   CHECK(sample_of(xs, "conveyor_store_log_bytes_written_total") == 150);
   CHECK(sqlite::store_metrics::latency_bounds().back() == 1.0);
+}
+
+TEST_CASE("store_metrics observes a batch once, its writes by kind") {
+  using sqlite::transaction_kind;
+  sqlite::store_metrics m;
+  m.begin_batch();
+  m.record_transaction(transaction_kind::job_transition, 0.0001, false);
+  m.record_transaction(transaction_kind::job_transition, 0.0001, false);
+  m.record_transaction(transaction_kind::complete_log, 0.0001, true);
+  m.end_batch(3, 0.002, false);
+  auto xs = m.collect();
+  CHECK(transactions_of(xs, "job_transition") == 2);
+  CHECK(transactions_of(xs, "complete_log") == 1);
+  CHECK(check_histogram(xs) == 1);
+  CHECK(bucket(xs, "0.001") == 0);
+  CHECK(bucket(xs, "0.0025") == 1);
+  CHECK(sample_of(xs, "conveyor_store_batch_writes", "_count") == 1);
+  CHECK(sample_of(xs, "conveyor_store_batch_writes", "_sum") == 3);
+  CHECK(sample_of(xs, "conveyor_store_batch_writes", "_bucket",
+                  {{"le", "2"}})
+        == 0);
+  CHECK(sample_of(xs, "conveyor_store_batch_writes", "_bucket",
+                  {{"le", "5"}})
+        == 1);
+  // A batch that fails to commit fails every write that had not failed yet.
+  m.begin_batch();
+  m.record_transaction(transaction_kind::requeue, 0.0001, false);
+  m.record_transaction(transaction_kind::complete_log, 0.0001, true);
+  m.end_batch(2, 0.001, true);
+  xs = m.collect();
+  CHECK(sample_of(xs, "conveyor_store_errors_total", "", {{"kind", "requeue"}})
+        == 1);
+  CHECK(sample_of(xs, "conveyor_store_errors_total", "",
+                  {{"kind", "complete_log"}})
+        == 2);
+  CHECK(sample_of(xs, "conveyor_store_errors_total", "",
+                  {{"kind", "job_transition"}})
+        == 0);
+  CHECK(check_histogram(xs) == 2);
+  CHECK(sample_of(xs, "conveyor_store_batch_writes", "_bucket",
+                  {{"le", "+Inf"}})
+        == 2);
 }
 
 // -- a real store -------------------------------------------------------------
