@@ -19,19 +19,33 @@ statement::statement(sqlite3* db, const char* sql) : db_(db), stmt_(nullptr) {
     fail("prepare");
 }
 
+statement::statement(sqlite3* db, sqlite3_stmt* prepared, bool* in_use)
+  : db_(db), stmt_(prepared), in_use_(in_use) {
+  *in_use_ = true;
+}
+
 statement::statement(statement&& other) noexcept
-  : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {
+  : db_(other.db_),
+    stmt_(std::exchange(other.stmt_, nullptr)),
+    in_use_(std::exchange(other.in_use_, nullptr)) {
   // nop
 }
 
 statement& statement::operator=(statement&& other) noexcept {
   std::swap(db_, other.db_);
   std::swap(stmt_, other.stmt_);
+  std::swap(in_use_, other.in_use_);
   return *this;
 }
 
 statement::~statement() {
-  sqlite3_finalize(stmt_);
+  if (in_use_ == nullptr) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  *in_use_ = false;
 }
 
 statement& statement::bind(int index, int64_t value) {
@@ -158,8 +172,25 @@ void database::exec(const char* sql) {
   }
 }
 
+database::cached_statement::~cached_statement() {
+  sqlite3_finalize(stmt);
+}
+
 statement database::prepare(const char* sql) {
-  return statement{db_.get(), sql};
+  auto& slot = cache_[sql];
+  if (!slot) {
+    auto fresh = std::make_unique<cached_statement>();
+    if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT,
+                           &fresh->stmt, nullptr)
+        != SQLITE_OK) {
+      cache_.erase(sql);
+      return statement{db_.get(), sql}; // fails with SQLite's message
+    }
+    slot = std::move(fresh);
+  }
+  if (slot->in_use)
+    return statement{db_.get(), sql};
+  return statement{db_.get(), slot->stmt, &slot->in_use};
 }
 
 int64_t database::last_insert_rowid() const {

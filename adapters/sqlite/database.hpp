@@ -4,6 +4,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -27,6 +28,10 @@ public:
 
   /// Prepares `sql` on `db`; throws `failure` if it does not compile.
   statement(sqlite3* db, const char* sql);
+
+  /// Borrows a statement prepared earlier: when this object goes, the
+  /// statement is reset for its next user and `*in_use` is cleared.
+  statement(sqlite3* db, sqlite3_stmt* prepared, bool* in_use);
 
   statement(statement&& other) noexcept;
 
@@ -76,6 +81,7 @@ private:
 
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  bool* in_use_ = nullptr; ///< set while borrowed from a database's cache
 };
 
 /// An open connection. One thread at a time may use it.
@@ -88,7 +94,8 @@ public:
   /// Runs one or more statements that return nothing of interest.
   void exec(const char* sql);
 
-  /// Prepares one statement.
+  /// Prepares one statement, or reuses the one prepared for the same text if
+  /// no one else is using it (parsing SQL is most of a small write's cost).
   statement prepare(const char* sql);
 
   /// Returns the rowid of the most recent successful INSERT.
@@ -112,8 +119,16 @@ private:
 
   database(std::unique_ptr<sqlite3, closer> db, std::string path);
 
+  struct cached_statement {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+    ~cached_statement();
+  };
+
   std::unique_ptr<sqlite3, closer> db_;
   std::string path_;
+  // Declared after db_, so the statements are finalized before it closes.
+  std::unordered_map<std::string, std::unique_ptr<cached_statement>> cache_;
 };
 
 /// A transaction that rolls back unless committed. Write transactions begin
