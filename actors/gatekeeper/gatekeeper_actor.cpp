@@ -13,6 +13,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/gatekeeper/build_plan.hpp"
+#include "actors/gatekeeper/plan_cache.hpp"
+#include "actors/gatekeeper/repository_cache.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 
@@ -53,11 +55,24 @@ struct gatekeeper_state {
   // Not thread-safe, so one per actor; the actor is detached and owns a thread.
   boost::uuids::random_generator uuids;
   std::shared_ptr<spdlog::logger> log;
+  // Opening a repository and parsing its config dominate a request; both are
+  // kept for the next request (not thread-safe either).
+  repository_cache repos;
+  plan_cache plans;
 
   static inline const char* name = "gatekeeper";
 };
 
 using gatekeeper_pointer = gatekeeper_actor::stateful_pointer<gatekeeper_state>;
+
+// -- planning -----------------------------------------------------------------
+
+build_record plan(gatekeeper_state& st, const resolved_request& x) {
+  if (x.config.name.empty())
+    return plan_build(x.request, x.config, st.cfg.limits, now_ms());
+  return plan_build(x.request, x.config, *st.plans.plan(x.config),
+                    st.cfg.limits, now_ms());
+}
 
 // -- event handlers -----------------------------------------------------------
 
@@ -102,15 +117,14 @@ caf::result<build_record> on_request(gatekeeper_pointer self,
                "sha={} event={}",
                x.request_id, x.source, x.repo, x.ref, x.sha, x.event);
   auto request_id = x.request_id;
-  auto resolved = resolve_request(std::move(x), st.cfg.mirror_root);
+  auto resolved = resolve_request(std::move(x), st.cfg.mirror_root, st.repos);
   if (!resolved) {
     st.log->warn("request rejected request_id={} error=\"{}\"", request_id,
                  describe(resolved.error()));
     rp.deliver(std::move(resolved.error()));
     return rp;
   }
-  auto build = plan_build(resolved->request, resolved->config, st.cfg.limits,
-                          now_ms());
+  auto build = plan(st, *resolved);
   st.log->info("build planned request_id={} sha={} branch={} tag={} "
                "config={} state={} jobs={} messages={}",
                request_id, build.request.sha, build.request.branch,

@@ -36,7 +36,8 @@ struct gatekeeper_config {
 /// is sent to `scheduler` (`enqueue_atom`). Answers the stored build;
 /// `errc::unknown_repository` or `errc::unknown_ref` when the repository or
 /// the commit cannot be found (or the mirror not fetched), the store's error
-/// when it fails.
+/// when it fails. Keeps up to 64 repositories open (`repository_cache`) and
+/// up to 256 planned configs by blob id (`plan_cache`) between requests.
 gatekeeper_actor spawn_gatekeeper(caf::actor_system& sys, gatekeeper_config cfg,
                                   store_actor store, scheduler_actor scheduler);
 

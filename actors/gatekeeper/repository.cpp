@@ -71,6 +71,53 @@ void fill_names(git_reference* ref, commit_info& info) {
   }
 }
 
+// A regular file of a commit: its blob's id and content.
+struct blob_text {
+  std::string id;
+  std::string content;
+};
+
+// Reads the file at `file_path` in commit `sha`; `std::nullopt` if the commit
+// has no regular file there.
+caf::expected<std::optional<blob_text>>
+read_blob(git_repository* repo, const std::string& label,
+          const std::string& sha, const std::string& file_path) {
+  auto obj = commit_object(repo, label, sha, nullptr);
+  if (!obj)
+    return std::move(obj.error());
+  auto commit = reinterpret_cast<const git_commit*>(obj->get());
+  git_tree* raw_tree = nullptr;
+  if (git_commit_tree(&raw_tree, commit) != 0)
+    return make_error(errc::unknown_ref, "cannot read the tree of commit "
+                                           + short_sha(sha) + " in '" + label
+                                           + "': " + last_git_error());
+  git_tree_ptr tree{raw_tree};
+  git_tree_entry* raw_entry = nullptr;
+  if (git_tree_entry_bypath(&raw_entry, tree.get(), file_path.c_str()) != 0)
+    return std::optional<blob_text>{};
+  git_tree_entry_ptr entry{raw_entry};
+  // Only regular files count: a directory or a symlink of that name is not a
+  // config file.
+  auto mode = git_tree_entry_filemode(entry.get());
+  if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE)
+    return std::optional<blob_text>{};
+  git_blob* raw_blob = nullptr;
+  if (git_blob_lookup(&raw_blob, repo, git_tree_entry_id(entry.get())) != 0)
+    return make_error(errc::unknown_ref, "cannot read '" + file_path
+                                           + "' at commit " + short_sha(sha)
+                                           + " in '" + label
+                                           + "': " + last_git_error());
+  git_blob_ptr blob{raw_blob};
+  blob_text result;
+  char hex[GIT_OID_HEXSZ + 1] = {};
+  git_oid_tostr(hex, sizeof(hex), git_blob_id(blob.get()));
+  result.id = hex;
+  auto data = static_cast<const char*>(git_blob_rawcontent(blob.get()));
+  auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
+  result.content.assign(data, size);
+  return std::optional<blob_text>{std::move(result)};
+}
+
 } // namespace
 
 // -- repository ---------------------------------------------------------------
@@ -137,46 +184,23 @@ caf::expected<commit_info> repository::resolve(const std::string& ref) const {
 caf::expected<std::optional<std::string>>
 repository::read_file(const std::string& sha,
                       const std::string& file_path) const {
-  auto obj = commit_object(handle_.get(), label_, sha, nullptr);
-  if (!obj)
-    return std::move(obj.error());
-  auto commit = reinterpret_cast<const git_commit*>(obj->get());
-  git_tree* raw_tree = nullptr;
-  if (git_commit_tree(&raw_tree, commit) != 0)
-    return make_error(errc::unknown_ref, "cannot read the tree of commit "
-                                           + short_sha(sha) + " in '" + label_
-                                           + "': " + last_git_error());
-  git_tree_ptr tree{raw_tree};
-  git_tree_entry* raw_entry = nullptr;
-  if (git_tree_entry_bypath(&raw_entry, tree.get(), file_path.c_str()) != 0)
+  auto blob = read_blob(handle_.get(), label_, sha, file_path);
+  if (!blob)
+    return std::move(blob.error());
+  if (!*blob)
     return std::optional<std::string>{};
-  git_tree_entry_ptr entry{raw_entry};
-  // Only regular files count: a directory or a symlink of that name is not a
-  // config file.
-  auto mode = git_tree_entry_filemode(entry.get());
-  if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE)
-    return std::optional<std::string>{};
-  git_blob* raw_blob = nullptr;
-  if (git_blob_lookup(&raw_blob, handle_.get(), git_tree_entry_id(entry.get()))
-      != 0)
-    return make_error(errc::unknown_ref, "cannot read '" + file_path
-                                           + "' at commit " + short_sha(sha)
-                                           + " in '" + label_
-                                           + "': " + last_git_error());
-  git_blob_ptr blob{raw_blob};
-  auto data = static_cast<const char*>(git_blob_rawcontent(blob.get()));
-  auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
-  return std::optional<std::string>{std::string{data, size}};
+  return std::optional<std::string>{std::move((*blob)->content)};
 }
 
 caf::expected<config_file>
 repository::read_build_config(const std::string& sha) const {
   for (const char* name : config_file_names) {
-    auto content = read_file(sha, name);
-    if (!content)
-      return std::move(content.error());
-    if (*content)
-      return config_file{name, std::move(**content)};
+    auto blob = read_blob(handle_.get(), label_, sha, name);
+    if (!blob)
+      return std::move(blob.error());
+    if (*blob)
+      return config_file{name, std::move((*blob)->content),
+                         std::move((*blob)->id)};
   }
   return config_file{};
 }

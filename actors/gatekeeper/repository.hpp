@@ -24,6 +24,8 @@ struct commit_info {
 struct config_file {
   std::string name;    ///< ".conveyor.yml" or ".travis.yml"; empty if neither
   std::string content;
+  std::string id;      ///< the blob's hex object id (a hash of `content`);
+                       ///< empty if unknown
 };
 
 /// The names of the build config files, in the order they are looked for.
@@ -56,12 +58,17 @@ public:
   read_file(const std::string& sha, const std::string& file_path) const;
 
   /// Reads the build config at commit `sha`: `.conveyor.yml` if present, else
-  /// `.travis.yml`, else a `config_file` with an empty name.
+  /// `.travis.yml`, else a `config_file` with an empty name. Fills the blob id.
   caf::expected<config_file> read_build_config(const std::string& sha) const;
 
   /// The path the repository was opened with.
   const std::string& path() const {
     return path_;
+  }
+
+  /// The name errors give the repository (see `open`).
+  const std::string& label() const {
+    return label_;
   }
 
   /// The repository's name: the last directory of its absolute path, without

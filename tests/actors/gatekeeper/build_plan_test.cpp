@@ -130,7 +130,8 @@ TEST_CASE("a valid config plans a created build with one job per matrix job") {
                                   "script: make\n"
                                   "jobs:\n"
                                   "  fast_finish: true\n"
-                                  "  allow_failures: [{env: A=2}]\n"};
+                                  "  allow_failures: [{env: A=2}]\n",
+                   ""};
   auto build = plan_build(req, file, limits, 1000);
   CHECK(build.state == build_state::created);
   CHECK(build.id == 0);
@@ -192,7 +193,7 @@ TEST_CASE("no config plans an errored build") {
 TEST_CASE("an invalid config plans an errored build with all findings") {
   build_request req;
   req.sha = "abc";
-  config_file file{".conveyor.yml", "cache: pip\nscript: {a: 1}\n"};
+  config_file file{".conveyor.yml", "cache: pip\nscript: {a: 1}\n", ""};
   auto build = plan_build(req, file, job_limits{}, 5);
   CHECK(build.state == build_state::errored);
   CHECK(build.config == ".conveyor.yml");
@@ -238,7 +239,8 @@ TEST_CASE("the git section reaches the jobs") {
                                   "jobs:\n"
                                   "  include:\n"
                                   "    - name: bench\n"
-                                  "      git: {clone: false}\n"};
+                                  "      git: {clone: false}\n",
+                   ""};
   auto build = plan_build(req, file, job_limits{}, 1);
   CHECK(build.state == build_state::created);
   REQUIRE(build.jobs.size() == 2);
