@@ -266,7 +266,7 @@ follower_actor::behavior_type follower(follower_ptr self,
 
 // -- the API ------------------------------------------------------------------
 
-struct http_api::impl {
+struct http_api::impl : std::enable_shared_from_this<http_api::impl> {
   caf::actor_system& sys;
   node modules;
   http_api_config cfg;
@@ -284,9 +284,13 @@ struct http_api::impl {
   }
 
   // Runs `f` in a fresh one-shot actor: an HTTP thread never waits on one.
+  // The actor keeps this state alive until it is done, even past stop().
   template <class F>
   void in_actor(F f) {
-    sys.spawn([f](caf::event_based_actor* self) mutable { f(self); });
+    sys.spawn([f, keep = shared_from_this()](caf::event_based_actor* self) mutable {
+      self->attach_functor([keep] {});
+      f(self);
+    });
   }
 
   bool authorized(const http::request& req, http::responder& out) {
@@ -652,7 +656,7 @@ void http_api::impl::add_routes() {
         });
 }
 
-http_api::http_api(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+http_api::http_api(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
   // nop
 }
 
@@ -662,7 +666,7 @@ http_api::~http_api() {
 
 caf::expected<std::unique_ptr<http_api>>
 http_api::start(caf::actor_system& sys, const node& n, http_api_config cfg) {
-  auto state = std::make_unique<impl>(sys, n, cfg);
+  auto state = std::make_shared<impl>(sys, n, cfg);
   state->add_routes();
   http::server_config scfg;
   scfg.host = cfg.host;

@@ -44,9 +44,9 @@ public:
   struct impl;
 
 private:
-  explicit http_api(std::unique_ptr<impl> ptr);
+  explicit http_api(std::shared_ptr<impl> ptr);
 
-  std::unique_ptr<impl> impl_;
+  std::shared_ptr<impl> impl_;
 };
 
 } // namespace conveyor
