@@ -40,7 +40,8 @@ http::response json_response(int status, const json& body) {
   http::response result;
   result.status = status;
   result.content_type = "application/json";
-  result.body = body.dump() + "\n";
+  // Commit messages and logs may hold any bytes: never throw on them.
+  result.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   return result;
 }
 
@@ -309,9 +310,13 @@ struct http_api::impl : std::enable_shared_from_this<http_api::impl> {
 
   // Unmatched paths share one label, so scanners cannot grow the series.
   void count(const std::string& method, const std::string& route, int status) {
+    static const std::set<std::string> methods{"GET",    "HEAD",  "POST",
+                                               "PUT",    "PATCH", "DELETE",
+                                               "OPTIONS"};
     auto label = patterns.count(route) > 0 ? route : "unmatched";
+    auto verb = methods.count(method) > 0 ? method : "other";
     std::lock_guard<std::mutex> guard{metrics_mtx};
-    requests[{method, label, status}] += 1;
+    requests[{verb, label, status}] += 1;
   }
 
   void add(std::string method, std::string pattern,
@@ -578,7 +583,12 @@ void http_api::impl::add_routes() {
                 out.send(json_response(202, {{"canceled", true}}));
                 return;
               }
-              auto answer = [out](auto&&) mutable {
+              // Not tracked: finished, or the scheduler is still recovering.
+              auto answer = [req, out](const auto& record) mutable {
+                if (!is_terminal(record.state)) {
+                  out.send(error_response(req, 503, "recovering; retry"));
+                  return;
+                }
                 out.send(json_response(200, {{"canceled", false},
                                              {"reason", "already finished"}}));
               };

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -37,8 +38,13 @@ struct node {
   log_sequencer_actor sequencer;
   scheduler_actor scheduler;
   gatekeeper_actor gatekeeper;
-  std::vector<worker_actor> workers;
+  /// Held while the node runs: one node per data directory.
+  std::shared_ptr<void> data_lock;
 };
+
+/// Prepares the config of an actor system that runs a node: the message
+/// types, a thread per core (at least 2) and the scheduling policy.
+void configure_node_system(caf::actor_system_config& cfg);
 
 /// Starts a node's modules under a supervisor, in dependency order: store,
 /// log sequencer, scheduler, worker slots, gatekeeper. Fails if the store

@@ -137,13 +137,7 @@ bool wait_for_build(caf::scoped_actor& self, const node& n, int64_t build_id) {
 
 int run_build(const run_settings& settings) {
   caf::actor_system_config cfg;
-  register_message_types(cfg);
-  cfg.set("scheduler.max-threads",
-          static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
-  // One shared queue whose threads wait on a condition variable: with work
-  // stealing, idle threads poll in 50 µs sleeps, which perf showed to be a
-  // fifth of the coordinator's CPU under load.
-  cfg.set("scheduler.policy", caf::atom("sharing"));
+  configure_node_system(cfg);
   caf::actor_system sys{cfg};
   auto started = start_node(sys, settings.node);
   if (!started) {
@@ -164,7 +158,7 @@ int run_build(const run_settings& settings) {
   request.ref = settings.ref;
   request.sender = std::getenv("USER") ? std::getenv("USER") : "";
   auto code = exit_other;
-  self->request(n.gatekeeper, caf::infinite, request)
+  self->request(n.gatekeeper, std::chrono::minutes(2), request)
     .receive(
       [&](build_record& build) {
         print_build_header(stdout, build);

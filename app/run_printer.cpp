@@ -1,6 +1,7 @@
 #include "app/run_printer.hpp"
 
 #include <map>
+#include <set>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -27,7 +28,7 @@ struct printer_state {
   caf::actor waiter;
   std::FILE* out = nullptr;
   int64_t build_id = 0;     ///< 0 until the build is known
-  bool build_finished = false;
+  std::set<int64_t> finished_builds; ///< every build seen finishing
   bool reported = false;
   std::map<int64_t, job_view> jobs;
 
@@ -54,11 +55,14 @@ struct printer_state {
     std::fprintf(out, "[%s] %s\n", job.number.c_str(), line.c_str());
   }
 
+  // Other builds (recovered from an earlier run on the same --data) may run
+  // beside this one: only this build's jobs, which have a number, count.
   bool done() const {
-    if (build_id == 0 || !build_finished)
+    if (build_id == 0 || finished_builds.count(build_id) == 0)
       return false;
     for (auto& [id, job] : jobs)
-      if (!is_terminal(job.state) || (job.ran && !job.log_done))
+      if (!job.number.empty()
+          && (!is_terminal(job.state) || (job.ran && !job.log_done)))
         return false;
     return true;
   }
@@ -100,13 +104,14 @@ run_printer_actor::behavior_type printer(printer_ptr self, caf::actor waiter,
     },
     [self](const build_state_changed& event) {
       if (is_terminal(event.state))
-        self->state.build_finished = true;
+        self->state.finished_builds.insert(event.build_id);
       report_if_done(self);
     },
     [self](const build_record& build) {
       auto& st = self->state;
       st.build_id = build.id;
-      st.build_finished = st.build_finished || is_terminal(build.state);
+      if (is_terminal(build.state))
+        st.finished_builds.insert(build.id);
       for (auto& record : build.jobs) {
         auto& job = st.jobs[record.spec.job_id];
         job.number = job_number(record.spec);

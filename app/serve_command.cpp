@@ -79,13 +79,7 @@ void drain_jobs(caf::scoped_actor& self, const node& n,
 
 int serve(const serve_settings& settings) {
   caf::actor_system_config cfg;
-  register_message_types(cfg);
-  cfg.set("scheduler.max-threads",
-          static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
-  // One shared queue whose threads wait on a condition variable: with work
-  // stealing, idle threads poll in 50 µs sleeps, which perf showed to be a
-  // fifth of the coordinator's CPU under load.
-  cfg.set("scheduler.policy", caf::atom("sharing"));
+  configure_node_system(cfg);
   caf::actor_system sys{cfg};
   auto started = start_node(sys, node_config_of(settings));
   if (!started) {

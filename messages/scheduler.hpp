@@ -51,8 +51,8 @@ using scheduler_actor = caf::typed_actor<
   /// while it still runs.
   caf::replies_to<restart_atom, job_atom, int64_t>::with<job_record>,
   /// Stops handing out jobs (queued ones stay queued, in the store too, for
-  /// the next start); with `true`, also cancels the running ones with the
-  /// reason "the server is shutting down". Answers the status.
+  /// the next start); with `true`, also cancels the running ones (they end
+  /// canceled, as a user's cancel would). Answers the status.
   caf::replies_to<drain_atom, bool>::with<scheduler_status>,
   /// Answers what the scheduler is doing.
   caf::replies_to<fetch_atom, status_atom>::with<scheduler_status>,

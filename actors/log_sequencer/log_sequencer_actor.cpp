@@ -114,17 +114,15 @@ struct sequencer_state {
 
 // The flush message is local only, so the actor's public interface stays the
 // one in messages/; the extended type is what the actor really is.
-using sequencer_impl
-  = log_sequencer_actor::extend<caf::reacts_to<flush_atom>>;
+using sequencer_impl = log_sequencer_actor::extend<
+  caf::reacts_to<flush_atom>, caf::reacts_to<complete_atom, int64_t, int32_t>>;
 using sequencer_ptr = sequencer_impl::stateful_pointer<sequencer_state>;
 
-void finish_log(sequencer_ptr self, log_key key) {
-  auto& st = self->state;
-  st.counters.parts_dropped += st.logs[key].dropped();
-  st.logs.erase(key);
-  st.remember_finished(key);
-  self->request(st.store, store_timeout, complete_atom::value, key.first,
-                key.second)
+// Has the store aggregate a complete log; retried until it succeeds (the
+// aggregation is idempotent), so a listener waiting for it is never stranded.
+void complete_log(sequencer_ptr self, log_key key) {
+  self->request(self->state.store, store_timeout, complete_atom::value,
+                key.first, key.second)
     .then(
       [self, key](const log_completed& done) {
         logger()->debug("log complete job_id={} attempt={} parts={} bytes={}",
@@ -134,10 +132,21 @@ void finish_log(sequencer_ptr self, log_key key) {
         st.tell(key, done);
         st.followers.erase(key);
       },
-      [key](const caf::error& err) {
-        logger()->error("aggregating log failed job_id={} attempt={} error={}",
+      [self, key](const caf::error& err) {
+        logger()->error("aggregating log failed, retrying job_id={} attempt={} "
+                        "error={}",
                         key.first, key.second, describe(err));
+        self->delayed_send(self, retry_delay, complete_atom::value, key.first,
+                           key.second);
       });
+}
+
+void finish_log(sequencer_ptr self, log_key key) {
+  auto& st = self->state;
+  st.counters.parts_dropped += st.logs[key].dropped();
+  st.logs.erase(key);
+  st.remember_finished(key);
+  complete_log(self, key);
 }
 
 // Releases stored parts to listeners, in order per log.
@@ -275,6 +284,9 @@ sequencer_impl::behavior_type sequencer(sequencer_ptr self, store_actor store) {
     },
     [self](fetch_atom, metrics_atom) { return metrics_of(self->state); },
     [self](flush_atom) { write_batch(self); },
+    [self](complete_atom, int64_t job_id, int32_t attempt) {
+      complete_log(self, {job_id, attempt});
+    },
   };
 }
 

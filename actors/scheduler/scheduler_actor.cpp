@@ -45,6 +45,8 @@ struct tracked_job {
   job_spec spec;
   job_state state = job_state::created;
   std::optional<size_t> slot; ///< the worker slot running it
+  bool cancel_requested = false; ///< canceled while its queueing was stored
+  bool finishing = false;        ///< its worker reported the end; storing it
 };
 
 struct tracked_build {
@@ -114,8 +116,6 @@ void tell_listeners(scheduler_ptr self, const Event& event) {
     caf::anon_send(listener, event);
 }
 
-void persist_job(scheduler_ptr self, job_state_changed event);
-void requeue(scheduler_ptr self, const job_spec& spec, std::string reason);
 
 // -- slots and dispatch -------------------------------------------------------
 
@@ -243,18 +243,22 @@ void on_job_changed(scheduler_ptr self, const job_state_changed& event) {
                  job_number(job.spec), event.attempt,
                  event.reason.empty() ? "" : " reason=", event.reason);
   tell_listeners(self, event);
-  if (event.state == job_state::queued) {
+  if (event.state == job_state::queued && !job.cancel_requested) {
     st.queue.push(job.spec);
     dispatch(self);
   }
   update_build(self, job.spec.build_id);
 }
 
-void persist_job(scheduler_ptr self, job_state_changed event) {
+// Stores a transition, then acts on it. Only the end of a run that a worker
+// reports frees that worker's slot.
+void persist_job(scheduler_ptr self, job_state_changed event,
+                 bool from_worker = false) {
+  auto frees_slot = from_worker && is_terminal(event.state);
   self->request(self->state.store, store_timeout, event)
     .then(
-      [self, event](bool applied) {
-        if (is_terminal(event.state))
+      [self, event, frees_slot](bool applied) {
+        if (frees_slot)
           free_slot_of(self, event.job_id, event.attempt);
         if (applied) {
           on_job_changed(self, event);
@@ -264,10 +268,10 @@ void persist_job(scheduler_ptr self, job_state_changed event) {
         logger()->debug("ignoring stale news job_id={} attempt={} state={}",
                         event.job_id, event.attempt, to_string(event.state));
       },
-      [self, event](const caf::error& err) {
+      [self, event, frees_slot](const caf::error& err) {
         logger()->error("storing job state failed job_id={} state={} error={}",
                         event.job_id, to_string(event.state), describe(err));
-        if (is_terminal(event.state))
+        if (frees_slot)
           free_slot_of(self, event.job_id, event.attempt);
       });
 }
@@ -374,6 +378,7 @@ bool cancel_job(scheduler_ptr self, int64_t job_id, const std::string& why) {
     self->send(st.slots[*job.slot].worker, cancel_atom::value, job_id,
                job.spec.attempt);
   } else {
+    job.cancel_requested = true;
     st.queue.remove(job_id);
     persist_job(self, {job_id, job.spec.attempt, job_state::canceled, now_ms(),
                        -1, why});
@@ -444,8 +449,10 @@ void on_down(scheduler_ptr self, const caf::down_msg& msg) {
   for (auto& slot : st.slots) {
     if (slot.worker.address() != msg.source)
       continue;
+    // A job whose end is being stored is not lost: its slot frees then.
     if (slot.job_id) {
-      if (auto i = st.jobs.find(*slot.job_id); i != st.jobs.end()) {
+      if (auto i = st.jobs.find(*slot.job_id);
+          i != st.jobs.end() && !i->second.finishing) {
         i->second.slot.reset();
         requeue(self, i->second.spec, "its worker slot was lost");
       }
@@ -470,7 +477,13 @@ scheduler_impl::behavior_type scheduler(scheduler_ptr self,
                      build.request.request_id, build.id, build.jobs.size());
       adopt(self, build);
     },
-    [self](job_state_changed& event) { persist_job(self, std::move(event)); },
+    [self](job_state_changed& event) {
+      auto i = self->state.jobs.find(event.job_id);
+      if (i != self->state.jobs.end() && is_terminal(event.state)
+          && i->second.spec.attempt == event.attempt)
+        i->second.finishing = true;
+      persist_job(self, std::move(event), true);
+    },
     [self](register_atom, worker_actor& worker) {
       self->monitor(worker);
       self->state.slots.push_back({std::move(worker), std::nullopt, 0});

@@ -221,6 +221,32 @@ script: sleep 1
   CHECK_FALSE(log.has(job_event(build, 1, "received")));
 }
 
+TEST_CASE("a job canceled right after its build is accepted ends canceled") {
+  fixture f{1};
+  auto repo = f.make_repo("script: sleep 5\n");
+  caf::scoped_actor self{*f.sys};
+  caf::anon_send(f.n.scheduler, subscribe_atom::value,
+                 caf::actor_cast<build_listener_actor>(self));
+  auto build = f.submit(repo);
+  // The cancel races the job's queued transition on its way to the store
+  // (or, a little later, its run): either way the job ends canceled and its
+  // worker slot is free again.
+  auto canceled = false;
+  self->request(f.n.scheduler, std::chrono::seconds(5), cancel_atom::value,
+                job_atom::value, build.jobs.at(0).spec.job_id)
+    .receive([&](bool x) { canceled = x; },
+             [&](const caf::error& err) { FAIL(describe(err)); });
+  CHECK(canceled);
+  event_log log;
+  log.receive_until(self, [](const event_log& x) { return x.has("build canceled"); });
+  CHECK(log.has(job_event(build, 0, "canceled")));
+  CHECK_FALSE(log.has(job_event(build, 0, "passed")));
+  auto next = f.submit(repo);
+  log.receive_until(self, [&](const event_log& x) {
+    return x.has(job_event(next, 0, "started"));
+  });
+}
+
 TEST_CASE("the sequencer stores shuffled, repeated parts once and tells them in order") {
   fixture f;
   caf::scoped_actor self{*f.sys};

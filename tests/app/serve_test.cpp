@@ -271,11 +271,47 @@ script:
   auto stored = serve.call("GET", job_path + "/log");
   CHECK(followed == stored.body);
   // A finished log is served whole, and ends at once.
+  std::string whole;
   auto again = http::fetch_stream("127.0.0.1", serve.port(), "GET",
                                   job_path + "/log?follow=1",
-                                  [](std::string_view) { return true; }, {},
-                                  {}, std::chrono::seconds(10));
+                                  [&whole](std::string_view chunk) {
+                                    whole += chunk;
+                                    return true;
+                                  },
+                                  {}, {}, std::chrono::seconds(10));
   CHECK(again.status == 200);
+  CHECK(whole == stored.body);
+}
+
+TEST_CASE("serve: odd bytes and odd methods cannot break the API") {
+  scratch_dir dir;
+  auto repo = config_repo("script: true\n", dir.path);
+  auto cmd = "cd " + repo + " && git -c user.name=t -c user.email=t@t.invalid"
+             " commit -q --allow-empty -m \"caf$(printf '\\351')\"";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  serve_process serve{dir.path / "data"};
+  serve.wait_ready();
+  auto build = post_build(serve, repo);
+  CHECK(wait_finished(serve, build["id"].get<int64_t>())["state"] == "passed");
+  CHECK(serve.call("GET", "/api/builds").status == 200);
+  for (int i = 0; i < 20; ++i)
+    serve.call("M" + std::to_string(i), "/api/builds");
+  auto metrics = serve.call("GET", "/metrics").body;
+  CHECK(contains(metrics, "method=\"other\""));
+  CHECK_FALSE(contains(metrics, "method=\"M1\""));
+}
+
+TEST_CASE("serve: one node per data directory") {
+  scratch_dir dir;
+  serve_process first{dir.path / "data"};
+  first.wait_ready();
+  auto second = dir.path / "second.out";
+  auto cmd = std::string{CONVEYOR_BINARY_DIR "/app/conveyor serve --data "}
+             + (dir.path / "data").string() + " --http 127.0.0.1:0 > "
+             + second.string() + " 2>&1";
+  auto rc = std::system(cmd.c_str());
+  CHECK(WEXITSTATUS(rc) == 1);
+  CHECK(contains(slurp(second), "another conveyor process uses"));
 }
 
 TEST_CASE("serve: /metrics passes promtool and counts what happened") {
