@@ -151,6 +151,12 @@ struct follower_state {
   int32_t next = -1;           ///< first live part to write; -1: not caught up
   std::vector<log_part> early; ///< live parts that came before catching up
   int idle_ticks = 0;
+  size_t written = 0;          ///< bytes of the log sent so far
+
+  bool send(const std::string& text) {
+    written += text.size();
+    return text.empty() || out->write(text);
+  }
 
   // Writes a part if it is the next one; answers false once the tail ends.
   bool write(const log_part& part) {
@@ -158,9 +164,7 @@ struct follower_state {
       return true;
     ++next;
     idle_ticks = 0;
-    if (!part.content.empty() && !out->write(part.content))
-      return false;
-    return !part.final;
+    return send(part.content) && !part.final;
   }
 };
 
@@ -175,7 +179,7 @@ void catch_up(follower_ptr self, int32_t first_live) {
   auto& st = self->state;
   auto on_text = [self, first_live](const std::string& text) {
     auto& st = self->state;
-    if (!text.empty() && !st.out->write(text)) {
+    if (!st.send(text)) {
       self->quit();
       return;
     }
@@ -206,8 +210,9 @@ void catch_up(follower_ptr self, int32_t first_live) {
       .then(on_text, on_error);
 }
 
-// Ends a tail whose log will never complete: a newer attempt took over, or
-// the job ended without a final part (its node stopped).
+// Ends a tail whose log will get no more parts: a newer attempt took over, or
+// the job has ended. What the store holds beyond what was sent (parts still
+// on their way when the job ended) is sent first.
 void check_progress(follower_ptr self) {
   auto& st = self->state;
   if (st.out->closed()) {
@@ -221,8 +226,18 @@ void check_progress(follower_ptr self) {
     .then(
       [self](const job_record& job) {
         auto& st = self->state;
-        if (job.spec.attempt != st.attempt || is_terminal(job.state))
-          end_tail(self);
+        if (job.spec.attempt == st.attempt && !is_terminal(job.state))
+          return;
+        self->request(st.modules.store, module_timeout, fetch_atom::value,
+                      log_atom::value, st.job_id, st.attempt)
+          .then(
+            [self](const std::string& text) {
+              auto& st = self->state;
+              if (text.size() > st.written)
+                st.send(text.substr(st.written));
+              end_tail(self);
+            },
+            [self](const caf::error&) { end_tail(self); });
       },
       [self](const caf::error&) { end_tail(self); });
 }
