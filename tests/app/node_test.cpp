@@ -12,6 +12,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "app/node.hpp"
+#include "tests/app/test_support.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 
@@ -50,14 +51,7 @@ struct fixture {
 
   /// Makes a git repository whose .travis.yml is `config`.
   std::string make_repo(const std::string& config) {
-    auto repo = dir / "repo";
-    fs::create_directories(repo);
-    std::ofstream{repo / ".travis.yml"} << config;
-    auto cmd = "cd " + repo.string()
-               + " && git init -q -b main && git add -A && git -c user.name=t"
-                 " -c user.email=t@t.invalid commit -qm test";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    return repo.string();
+    return test::config_repo(config, dir);
   }
 
   build_record submit(const std::string& repo) {

@@ -13,44 +13,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/app/test_support.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+using temp_dir = conveyor::test::scratch_dir;
+using conveyor::test::slurp;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-/// A temporary directory, removed with everything in it.
-struct temp_dir {
-  fs::path path;
-
-  temp_dir() {
-    char pattern[] = "/tmp/conveyor-test-XXXXXX";
-    REQUIRE(mkdtemp(pattern) != nullptr);
-    path = pattern;
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 /// Makes a git repository from examples/NAME inside `dir`.
 fs::path make_repo(const std::string& name, const temp_dir& dir) {
-  auto dest = dir.path / ("repo-" + name);
-  auto cmd = std::string{CONVEYOR_SOURCE_DIR "/examples/make-repo "} + name
-             + " " + dest.string() + " >/dev/null";
-  REQUIRE(std::system(cmd.c_str()) == 0);
-  return dest;
+  return conveyor::test::example_repo(name, dir.path);
 }
 
 struct outcome {
@@ -60,7 +38,7 @@ struct outcome {
 };
 
 /// Runs `conveyor ARGS...`; `while_running` gets the pid and the stdout file.
-outcome conveyor(const std::vector<std::string>& args, const temp_dir& dir,
+outcome run_conveyor(const std::vector<std::string>& args, const temp_dir& dir,
                  std::function<void(pid_t, const fs::path&)> while_running = {}) {
   auto out_path = dir.path / "stdout";
   auto err_path = dir.path / "stderr";
@@ -94,8 +72,8 @@ outcome conveyor(const std::vector<std::string>& args, const temp_dir& dir,
   }
   outcome result;
   result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
+  result.out = slurp(out_path);
+  result.err = slurp(err_path);
   UNSCOPED_INFO("stdout:\n" << result.out << "\nstderr:\n" << result.err);
   return result;
 }
@@ -103,7 +81,7 @@ outcome conveyor(const std::vector<std::string>& args, const temp_dir& dir,
 /// Waits until the file contains `text` (or 30 s passed).
 void wait_for_text(const fs::path& path, const std::string& text) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!contains(read_file(path), text)) {
+  while (!contains(slurp(path), text)) {
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -147,7 +125,7 @@ std::vector<std::string> query(const fs::path& data, const std::string& sql) {
 
 /// True if no process with one of the pids listed in `file` is alive.
 bool all_gone(const fs::path& file) {
-  std::istringstream in{read_file(file)};
+  std::istringstream in{slurp(file)};
   auto count = 0;
   for (pid_t pid; in >> pid; ++count)
     if (kill(pid, 0) == 0 || errno != ESRCH)
@@ -161,7 +139,7 @@ TEST_CASE("run: the example build passes though its allowed failure fails") {
   temp_dir dir;
   auto repo = make_repo("demo", dir);
   auto data = dir.path / "data";
-  auto r = conveyor({"run", repo.string(), "--data", data.string()}, dir);
+  auto r = run_conveyor({"run", repo.string(), "--data", data.string()}, dir);
   CHECK(r.code == 0);
   CHECK(contains(r.out, "Build #1 of repo-demo (main @ "));
   CHECK(contains(r.out, "3 jobs, request "));
@@ -199,7 +177,7 @@ TEST_CASE("run: the example build passes though its allowed failure fails") {
   CHECK(query(data, "SELECT COUNT(*) FROM log_parts") == std::vector<std::string>{"0"});
 
   // A second run on the same data is build #2.
-  auto again = conveyor({"run", repo.string(), "--data", data.string(),
+  auto again = run_conveyor({"run", repo.string(), "--data", data.string(),
                          "--jobs", "1"}, dir);
   CHECK(again.code == 0);
   CHECK(contains(again.out, "Build #2 passed"));
@@ -208,7 +186,7 @@ TEST_CASE("run: the example build passes though its allowed failure fails") {
 TEST_CASE("run: a failing script command fails the build but the next one runs") {
   temp_dir dir;
   auto repo = make_repo("failing", dir);
-  auto r = conveyor({"run", repo.string()}, dir);
+  auto r = run_conveyor({"run", repo.string()}, dir);
   CHECK(r.code == 1);
   CHECK(contains(r.out, "[1.1] running the checks"));
   CHECK(contains(r.out, "[1.1] the second command ran"));
@@ -221,7 +199,7 @@ TEST_CASE("run: a failing script command fails the build but the next one runs")
 TEST_CASE("run: invalid YAML errors the build with the line and column") {
   temp_dir dir;
   auto repo = make_repo("invalid-yaml", dir);
-  auto r = conveyor({"run", repo.string()}, dir);
+  auto r = run_conveyor({"run", repo.string()}, dir);
   CHECK(r.code == 2);
   CHECK(contains(r.out, ".travis.yml: error: line 5, column "));
   CHECK(contains(r.out, "[syntax_error]"));
@@ -231,7 +209,7 @@ TEST_CASE("run: invalid YAML errors the build with the line and column") {
 TEST_CASE("run: a repository without a config errors the build") {
   temp_dir dir;
   auto repo = make_repo("no-config", dir);
-  auto r = conveyor({"run", repo.string()}, dir);
+  auto r = run_conveyor({"run", repo.string()}, dir);
   CHECK(r.code == 2);
   CHECK(contains(r.out, "no .conveyor.yml or .travis.yml"));
 }
@@ -240,7 +218,7 @@ TEST_CASE("run: the hard timeout stops the job and leaves no process") {
   temp_dir dir;
   auto repo = make_repo("sleepy", dir);
   auto data = dir.path / "data";
-  auto r = conveyor({"run", repo.string(), "--data", data.string(), "--timeout",
+  auto r = run_conveyor({"run", repo.string(), "--data", data.string(), "--timeout",
                      "2s", "--kill-grace", "500ms"},
                     dir);
   CHECK(r.code == 2);
@@ -254,7 +232,7 @@ TEST_CASE("run: the no-output timeout stops a silent job") {
   temp_dir dir;
   auto repo = make_repo("sleepy", dir);
   auto data = dir.path / "data";
-  auto r = conveyor({"run", repo.string(), "--data", data.string(),
+  auto r = run_conveyor({"run", repo.string(), "--data", data.string(),
                      "--no-output-timeout", "1s", "--kill-grace", "500ms"},
                     dir);
   CHECK(r.code == 2);
@@ -267,7 +245,7 @@ TEST_CASE("run: a log over the limit stops the job with a clear last line") {
   temp_dir dir;
   auto repo = make_repo("huge-log", dir);
   auto data = dir.path / "data";
-  auto r = conveyor({"run", repo.string(), "--data", data.string(),
+  auto r = run_conveyor({"run", repo.string(), "--data", data.string(),
                      "--max-log-size", "64KiB"},
                     dir);
   CHECK(r.code == 2);
@@ -283,7 +261,7 @@ TEST_CASE("run: Ctrl-C cancels the build and kills its processes") {
   temp_dir dir;
   auto repo = make_repo("sleepy", dir);
   auto data = dir.path / "data";
-  auto r = conveyor({"run", repo.string(), "--data", data.string(),
+  auto r = run_conveyor({"run", repo.string(), "--data", data.string(),
                      "--kill-grace", "500ms"},
                     dir, [](pid_t pid, const fs::path& out) {
                       wait_for_text(out, "[1.1] sleeping now");
@@ -301,35 +279,35 @@ TEST_CASE("run: Ctrl-C cancels the build and kills its processes") {
 TEST_CASE("run: bad usage and unknown refs exit 2 with a message") {
   temp_dir dir;
   auto repo = make_repo("demo", dir);
-  auto r = conveyor({"run", repo.string(), "--jobs", "0"}, dir);
+  auto r = run_conveyor({"run", repo.string(), "--jobs", "0"}, dir);
   CHECK(r.code == 2);
   CHECK(contains(r.err, "invalid count '0'"));
-  r = conveyor({"run", "/nonexistent/repo"}, dir);
+  r = run_conveyor({"run", "/nonexistent/repo"}, dir);
   CHECK(r.code == 2);
   CHECK(contains(r.err, "no such directory: /nonexistent/repo"));
-  r = conveyor({"run", repo.string(), "--frobnicate"}, dir);
+  r = run_conveyor({"run", repo.string(), "--frobnicate"}, dir);
   CHECK(r.code == 2);
   CHECK(contains(r.err, "unknown option --frobnicate"));
-  r = conveyor({"run", repo.string(), "--ref", "no-such-branch"}, dir);
+  r = run_conveyor({"run", repo.string(), "--ref", "no-such-branch"}, dir);
   CHECK(r.code == 2);
   CHECK(contains(r.err, "no-such-branch"));
-  r = conveyor({"run", dir.path.string()}, dir);
+  r = run_conveyor({"run", dir.path.string()}, dir);
   CHECK(r.code == 2);
   CHECK_FALSE(r.err.empty());
-  r = conveyor({"bogus"}, dir);
+  r = run_conveyor({"bogus"}, dir);
   CHECK(r.code == 2);
   CHECK(contains(r.err, "unknown command 'bogus'"));
 }
 
 TEST_CASE("run: --help and --version") {
   temp_dir dir;
-  auto r = conveyor({"--version"}, dir);
+  auto r = run_conveyor({"--version"}, dir);
   CHECK(r.code == 0);
   CHECK(contains(r.out, "conveyor 0.1.0"));
-  r = conveyor({"run", "--help"}, dir);
+  r = run_conveyor({"run", "--help"}, dir);
   CHECK(r.code == 0);
   CHECK(contains(r.out, "usage: conveyor run [DIR] [options]"));
-  r = conveyor({"--help"}, dir);
+  r = run_conveyor({"--help"}, dir);
   CHECK(r.code == 0);
   CHECK(contains(r.out, "commands:"));
 }
