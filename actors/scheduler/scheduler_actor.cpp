@@ -40,6 +40,11 @@ int64_t now_ms() {
 }
 
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+/// A transition the store failed to write is tried again after this (the
+/// writes are idempotent, so a retry of one that did land changes nothing).
+constexpr auto store_retry = std::chrono::milliseconds(500);
 
 struct tracked_job {
   job_spec spec;
@@ -107,7 +112,10 @@ struct scheduler_state {
 };
 
 // Handles the scheduler's own (local) recovery message besides its interface.
-using scheduler_impl = scheduler_actor::extend<caf::reacts_to<recover_atom>>;
+using scheduler_impl = scheduler_actor::extend<
+  caf::reacts_to<recover_atom>,
+  caf::reacts_to<retry_atom, job_state_changed, bool>,
+  caf::reacts_to<retry_atom, build_state_changed>>;
 using scheduler_ptr = scheduler_impl::stateful_pointer<scheduler_state>;
 
 template <class Event>
@@ -193,9 +201,11 @@ void persist_build(scheduler_ptr self, build_state_changed event) {
         tell_listeners(self, event);
         forget_if_done(self, event.build_id);
       },
-      [event](const caf::error& err) {
-        logger()->error("storing build state failed build_id={} error={}",
+      [self, event](const caf::error& err) {
+        logger()->error("storing build state failed, retrying build_id={} "
+                        "error={}",
                         event.build_id, describe(err));
+        self->delayed_send(self, store_retry, retry_atom::value, event);
       });
 }
 
@@ -268,11 +278,12 @@ void persist_job(scheduler_ptr self, job_state_changed event,
         logger()->debug("ignoring stale news job_id={} attempt={} state={}",
                         event.job_id, event.attempt, to_string(event.state));
       },
-      [self, event, frees_slot](const caf::error& err) {
-        logger()->error("storing job state failed job_id={} state={} error={}",
+      [self, event, from_worker](const caf::error& err) {
+        logger()->error("storing job state failed, retrying job_id={} state={} "
+                        "error={}",
                         event.job_id, to_string(event.state), describe(err));
-        if (frees_slot)
-          free_slot_of(self, event.job_id, event.attempt);
+        self->delayed_send(self, store_retry, retry_atom::value, event,
+                           from_worker);
       });
 }
 
@@ -523,6 +534,12 @@ scheduler_impl::behavior_type scheduler(scheduler_ptr self,
     [self](fetch_atom, status_atom) { return self->state.status(); },
     [self](fetch_atom, metrics_atom) { return self->state.metric_snapshot(); },
     [self](recover_atom) { recover(self); },
+    [self](retry_atom, job_state_changed& event, bool from_worker) {
+      persist_job(self, std::move(event), from_worker);
+    },
+    [self](retry_atom, build_state_changed& event) {
+      persist_build(self, std::move(event));
+    },
   };
 }
 
