@@ -1,10 +1,18 @@
 #include "supervisors/supervisor.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <optional>
+#include <random>
+
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
+
+#include "messages/error.hpp"
 
 namespace conveyor {
 
@@ -22,78 +30,295 @@ std::shared_ptr<spdlog::logger> logger() {
 }
 
 using stop_timeout_atom = caf::atom_constant<caf::atom("stop_tout")>;
+using restart_atom = caf::atom_constant<caf::atom("sup_rstrt")>;
 
-struct running_child {
-  std::string id;
-  caf::actor handle;
+using clock_type = std::chrono::steady_clock;
+
+const char* to_string(restart_strategy x) {
+  switch (x) {
+    case restart_strategy::one_for_all:
+      return "one_for_all";
+    case restart_strategy::one_for_one:
+      return "one_for_one";
+    case restart_strategy::rest_for_one:
+      return "rest_for_one";
+  }
+  return "?";
+}
+
+struct child_slot {
+  child_spec spec;
+  caf::actor handle;                      ///< invalid while not running
+  std::deque<clock_type::time_point> restarts; ///< recent ones, for backoff
+};
+
+/// A child's exit that must wait until the current restart is done.
+struct pending_failure {
+  size_t index;
+  caf::error reason;
+};
+
+enum class phase {
+  running,    ///< watching the children
+  restarting, ///< stopping a group, waiting for the backoff, then starting it
+  stopping,   ///< stopping every child, then quitting
 };
 
 struct supervisor_state {
   static inline const char* name = "supervisor";
 
   supervisor_config cfg;
-  std::vector<running_child> children; ///< in start order
-  bool stopping = false;
-  caf::error exit_reason;              ///< why the supervisor will exit
-  size_t stop_round = 0;               ///< tells stale stop timeouts apart
+  std::vector<child_slot> children; ///< in start order
+  phase mode = phase::running;
+  std::deque<clock_type::time_point> restarts; ///< for the intensity rule
+  std::deque<size_t> to_stop;       ///< children to stop, next first
+  std::optional<size_t> target;     ///< the child being stopped
+  std::vector<size_t> to_start;     ///< the group to start, in order
+  std::chrono::milliseconds delay{0}; ///< backoff before starting it
+  std::vector<pending_failure> deferred;
+  caf::error exit_reason;           ///< why the supervisor will exit
+  size_t stop_round = 0;            ///< tells stale stop timeouts apart
+  size_t restart_round = 0;         ///< tells stale backoff timers apart
+  std::minstd_rand rng{std::random_device{}()};
 };
 
 using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
 
-// Stops the last running child, then (on its down message) the one before,
-// and quits when none is left.
-void stop_next(supervisor_ptr self) {
+void handle_exit(supervisor_ptr self, size_t index, caf::error reason);
+
+void prune(std::deque<clock_type::time_point>& xs, clock_type::time_point now,
+           std::chrono::seconds window) {
+  while (!xs.empty() && now - xs.front() >= window)
+    xs.pop_front();
+}
+
+std::chrono::milliseconds backoff_delay(supervisor_state& st,
+                                        size_t earlier_restarts) {
+  const auto& cfg = st.cfg;
+  if (cfg.backoff_initial.count() <= 0)
+    return std::chrono::milliseconds{0};
+  auto ms = static_cast<double>(cfg.backoff_initial.count())
+            * std::pow(2.0, static_cast<double>(
+                              std::min<size_t>(earlier_restarts, 30)));
+  if (cfg.backoff_max.count() > 0)
+    ms = std::min(ms, static_cast<double>(cfg.backoff_max.count()));
+  // Jitter keeps children that failed together from retrying in lockstep.
+  auto jitter = std::clamp(cfg.backoff_jitter, 0.0, 1.0);
+  if (jitter > 0.0) {
+    std::uniform_real_distribution<double> spread{-jitter, jitter};
+    ms *= 1.0 + spread(st.rng);
+  }
+  return std::chrono::milliseconds{std::llround(ms)};
+}
+
+void process_deferred(supervisor_ptr self) {
   auto& st = self->state;
-  if (st.children.empty()) {
+  while (st.mode == phase::running && !st.deferred.empty()) {
+    auto failure = std::move(st.deferred.front());
+    st.deferred.erase(st.deferred.begin());
+    // A group restart since may have brought the child back already.
+    if (st.children[failure.index].handle)
+      continue;
+    handle_exit(self, failure.index, std::move(failure.reason));
+  }
+}
+
+// A factory that fails counts as a failure of its child, handled once the
+// whole group has been started.
+void start_child(supervisor_ptr self, size_t index) {
+  auto& st = self->state;
+  auto& child = st.children[index];
+  auto handle = child.spec.start(self->system());
+  if (!handle) {
+    logger()->error("child failed to restart supervisor={} child={} error={}",
+                    st.cfg.name, child.spec.id,
+                    caf::to_string(handle.error()));
+    st.deferred.push_back({index, std::move(handle.error())});
+    return;
+  }
+  child.handle = std::move(*handle);
+  self->monitor(child.handle);
+  logger()->info("restarted child supervisor={} child={}", st.cfg.name,
+                 child.spec.id);
+}
+
+void start_group(supervisor_ptr self) {
+  auto& st = self->state;
+  auto group = std::move(st.to_start);
+  st.to_start.clear();
+  for (auto index : group)
+    start_child(self, index);
+  st.mode = phase::running;
+  process_deferred(self);
+}
+
+// Runs once every child in `to_stop` is down.
+void after_stop(supervisor_ptr self) {
+  auto& st = self->state;
+  if (st.mode == phase::stopping) {
     logger()->info("stopped supervisor={} reason={}", st.cfg.name,
                    caf::to_string(st.exit_reason));
     self->quit(st.exit_reason);
     return;
   }
-  auto& child = st.children.back();
-  logger()->info("stopping child supervisor={} child={}", st.cfg.name,
-                 child.id);
-  self->send_exit(child.handle, caf::exit_reason::user_shutdown);
-  self->delayed_send(self, st.cfg.shutdown_timeout, stop_timeout_atom::value,
-                     ++st.stop_round);
+  if (st.delay.count() > 0)
+    self->delayed_send(self, st.delay, restart_atom::value,
+                       ++st.restart_round);
+  else
+    start_group(self);
+}
+
+// Stops the next running child of `to_stop`, then (on its down message) the
+// one after, and calls `after_stop` when none is left.
+void stop_next(supervisor_ptr self) {
+  auto& st = self->state;
+  while (!st.to_stop.empty()) {
+    auto index = st.to_stop.front();
+    st.to_stop.pop_front();
+    auto& child = st.children[index];
+    if (!child.handle)
+      continue;
+    st.target = index;
+    auto timeout = child.spec.shutdown.value_or(st.cfg.shutdown_timeout);
+    if (timeout.count() <= 0) {
+      logger()->info("killing child supervisor={} child={}", st.cfg.name,
+                     child.spec.id);
+      self->send_exit(child.handle, caf::exit_reason::kill);
+      return;
+    }
+    logger()->info("stopping child supervisor={} child={}", st.cfg.name,
+                   child.spec.id);
+    self->send_exit(child.handle, caf::exit_reason::user_shutdown);
+    self->delayed_send(self, timeout, stop_timeout_atom::value,
+                       ++st.stop_round);
+    return;
+  }
+  st.target.reset();
+  after_stop(self);
 }
 
 void begin_stop(supervisor_ptr self, caf::error reason) {
   auto& st = self->state;
-  if (st.stopping)
+  if (st.mode == phase::stopping)
     return;
-  st.stopping = true;
+  st.mode = phase::stopping;
   st.exit_reason = std::move(reason);
+  ++st.restart_round; // cancels a pending backoff
+  st.to_start.clear();
+  st.deferred.clear();
+  st.to_stop.clear();
+  for (auto i = st.children.size(); i-- > 0;)
+    if (st.children[i].handle && st.target != i)
+      st.to_stop.push_back(i);
+  // A child being stopped for a restart is waited for first.
+  if (!st.target)
+    stop_next(self);
+}
+
+void escalate(supervisor_ptr self, size_t index, caf::error reason) {
+  auto& st = self->state;
+  const auto& id = st.children[index].spec.id;
+  // Exiting normally would hide the escalation from the parent.
+  if (reason == caf::exit_reason::normal)
+    reason = make_error(errc::unavailable,
+                        "child " + id
+                          + " ended and the supervisor's restart limit is "
+                            "reached");
+  logger()->error("restart limit reached, escalating supervisor={} child={} "
+                  "reason={} max_restarts={} max_seconds={}",
+                  st.cfg.name, id, caf::to_string(reason),
+                  st.cfg.max_restarts, st.cfg.max_seconds.count());
+  begin_stop(self, std::move(reason));
+}
+
+// Decides what follows the exit of child `index` (already marked down) while
+// the supervisor is running.
+void handle_exit(supervisor_ptr self, size_t index, caf::error reason) {
+  auto& st = self->state;
+  auto& child = st.children[index];
+  auto abnormal = reason != caf::exit_reason::normal;
+  auto restart = child.spec.restart == restart_type::permanent
+                 || (child.spec.restart == restart_type::transient && abnormal);
+  if (!restart) {
+    logger()->info("child not restarted supervisor={} child={} restart={}",
+                   st.cfg.name, child.spec.id,
+                   child.spec.restart == restart_type::temporary ? "temporary"
+                                                                 : "transient");
+    return;
+  }
+  auto now = clock_type::now();
+  prune(st.restarts, now, st.cfg.max_seconds);
+  st.restarts.push_back(now);
+  if (st.restarts.size() > st.cfg.max_restarts) {
+    escalate(self, index, std::move(reason));
+    return;
+  }
+  prune(child.restarts, now, st.cfg.max_seconds);
+  st.delay = backoff_delay(st, child.restarts.size());
+  child.restarts.push_back(now);
+  // The group: the failed child and, by strategy, the running siblings;
+  // temporary siblings are stopped but never restarted.
+  size_t first = index;
+  size_t last = index + 1;
+  if (st.cfg.strategy == restart_strategy::one_for_all) {
+    first = 0;
+    last = st.children.size();
+  } else if (st.cfg.strategy == restart_strategy::rest_for_one) {
+    last = st.children.size();
+  }
+  st.to_stop.clear();
+  st.to_start.clear();
+  for (auto i = first; i < last; ++i) {
+    auto running = static_cast<bool>(st.children[i].handle);
+    if (i == index
+        || (running
+            && st.children[i].spec.restart != restart_type::temporary))
+      st.to_start.push_back(i);
+  }
+  for (auto i = last; i-- > first;)
+    if (st.children[i].handle)
+      st.to_stop.push_back(i);
+  logger()->warn("restarting supervisor={} child={} reason={} strategy={} "
+                 "children={} delay_ms={}",
+                 st.cfg.name, child.spec.id, caf::to_string(reason),
+                 to_string(st.cfg.strategy), st.to_start.size(),
+                 st.delay.count());
+  st.mode = phase::restarting;
   stop_next(self);
 }
 
 void on_child_down(supervisor_ptr self, const caf::down_msg& msg) {
   auto& st = self->state;
   auto i = std::find_if(st.children.begin(), st.children.end(),
-                        [&msg](const running_child& x) {
-                          return x.handle.address() == msg.source;
+                        [&msg](const child_slot& x) {
+                          return x.handle && x.handle.address() == msg.source;
                         });
   if (i == st.children.end())
     return;
-  auto id = i->id;
-  auto was_last = std::next(i) == st.children.end();
-  st.children.erase(i);
-  if (st.stopping) {
-    if (was_last)
-      stop_next(self);
+  auto index = static_cast<size_t>(i - st.children.begin());
+  i->handle = caf::actor{};
+  logger()->info("child exited supervisor={} child={} reason={}", st.cfg.name,
+                 i->spec.id, caf::to_string(msg.reason));
+  if (st.target == index) {
+    stop_next(self);
     return;
   }
-  if (msg.reason == caf::exit_reason::normal) {
-    logger()->info("child ended supervisor={} child={}", st.cfg.name, id);
-    return;
+  switch (st.mode) {
+    case phase::stopping:
+      return; // stop_next skips children that are already down
+    case phase::restarting:
+      if (std::find(st.to_start.begin(), st.to_start.end(), index)
+          == st.to_start.end())
+        st.deferred.push_back({index, msg.reason});
+      return;
+    case phase::running:
+      handle_exit(self, index, msg.reason);
+      return;
   }
-  logger()->error("child failed, escalating supervisor={} child={} reason={}",
-                  st.cfg.name, id, caf::to_string(msg.reason));
-  begin_stop(self, msg.reason);
 }
 
 caf::behavior supervisor(supervisor_ptr self, supervisor_config cfg,
-                         std::vector<running_child> children) {
+                         std::vector<child_slot> children) {
   self->state.cfg = std::move(cfg);
   self->state.children = std::move(children);
   for (auto& child : self->state.children)
@@ -106,17 +331,39 @@ caf::behavior supervisor(supervisor_ptr self, supervisor_config cfg,
   return {
     [self](stop_timeout_atom, size_t round) {
       auto& st = self->state;
-      if (round != st.stop_round || st.children.empty())
+      if (round != st.stop_round || !st.target)
         return;
+      auto& child = st.children[*st.target];
       logger()->warn("child did not stop in time, killing supervisor={} "
                      "child={}",
-                     st.cfg.name, st.children.back().id);
-      self->send_exit(st.children.back().handle, caf::exit_reason::kill);
+                     st.cfg.name, child.spec.id);
+      self->send_exit(child.handle, caf::exit_reason::kill);
+    },
+    [self](restart_atom, size_t round) {
+      auto& st = self->state;
+      if (round != st.restart_round || st.mode != phase::restarting)
+        return;
+      start_group(self);
+    },
+    [self](caf::get_atom, const std::string& id) -> caf::result<caf::actor> {
+      auto& st = self->state;
+      auto i = std::find_if(st.children.begin(), st.children.end(),
+                            [&id](const child_slot& x) {
+                              return x.spec.id == id;
+                            });
+      if (i == st.children.end())
+        return make_error(errc::unavailable,
+                          "supervisor " + st.cfg.name + " has no child " + id);
+      if (!i->handle)
+        return make_error(errc::unavailable, "child " + id + " of supervisor "
+                                               + st.cfg.name
+                                               + " is not running");
+      return i->handle;
     },
   };
 }
 
-void stop_now(caf::actor_system& sys, std::vector<running_child>& children) {
+void stop_now(caf::actor_system& sys, std::vector<child_slot>& children) {
   caf::scoped_actor self{sys};
   for (auto i = children.rbegin(); i != children.rend(); ++i) {
     self->send_exit(i->handle, caf::exit_reason::user_shutdown);
@@ -129,7 +376,7 @@ void stop_now(caf::actor_system& sys, std::vector<running_child>& children) {
 caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
                                            supervisor_config cfg,
                                            std::vector<child_spec> children) {
-  std::vector<running_child> started;
+  std::vector<child_slot> started;
   for (auto& spec : children) {
     auto handle = spec.start(sys);
     if (!handle) {
@@ -139,8 +386,12 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
       return handle.error();
     }
     logger()->info("started child supervisor={} child={}", cfg.name, spec.id);
-    started.push_back({spec.id, std::move(*handle)});
+    started.push_back({std::move(spec), std::move(*handle), {}});
   }
+  logger()->info("started supervisor={} strategy={} max_restarts={} "
+                 "max_seconds={} children={}",
+                 cfg.name, to_string(cfg.strategy), cfg.max_restarts,
+                 cfg.max_seconds.count(), started.size());
   return sys.spawn(supervisor, std::move(cfg), std::move(started));
 }
 
