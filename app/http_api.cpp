@@ -80,6 +80,11 @@ http::response error_response(const http::request& req, const caf::error& err) {
   return error_response(req, status_of(err), describe(err));
 }
 
+// The error handler of a request to a module: answers the error as JSON.
+auto reply_error(const http::request& req, const http::responder& out) {
+  return [req, out](const caf::error& err) { out.send(error_response(req, err)); };
+}
+
 // -- request parsing ----------------------------------------------------------
 
 std::optional<int64_t> positive_id(const std::string& text) {
@@ -428,9 +433,7 @@ void http_api::impl::add_routes() {
                                                          + std::to_string(build.id));
                   out.send(std::move(res));
                 },
-                [req, out](const caf::error& err) mutable {
-                  out.send(error_response(req, err));
-                });
+                reply_error(req, out));
           });
         });
 
@@ -477,9 +480,7 @@ void http_api::impl::add_routes() {
                   out.send(json_response(200, {{"builds", list},
                                                {"next_before", next}}));
                 },
-                [req, out](const caf::error& err) mutable {
-                  out.send(error_response(req, err));
-                });
+                reply_error(req, out));
           });
         });
 
@@ -497,9 +498,7 @@ void http_api::impl::add_routes() {
                 [out](const build_record& build) mutable {
                   out.send(json_response(200, to_json_view(build, true)));
                 },
-                [req, out](const caf::error& err) mutable {
-                  out.send(error_response(req, err));
-                });
+                reply_error(req, out));
           });
         });
 
@@ -517,9 +516,7 @@ void http_api::impl::add_routes() {
                 [out](const job_record& job) mutable {
                   out.send(json_response(200, to_json_view(job)));
                 },
-                [req, out](const caf::error& err) mutable {
-                  out.send(error_response(req, err));
-                });
+                reply_error(req, out));
           });
         });
 
@@ -567,13 +564,9 @@ void http_api::impl::add_routes() {
                         res.body = text;
                         out.send(std::move(res));
                       },
-                      [req, out](const caf::error& err) mutable {
-                        out.send(error_response(req, err));
-                      });
+                      reply_error(req, out));
                 },
-                [req, out](const caf::error& err) mutable {
-                  out.send(error_response(req, err));
-                });
+                reply_error(req, out));
           });
         });
 
@@ -607,9 +600,7 @@ void http_api::impl::add_routes() {
                 out.send(json_response(200, {{"canceled", false},
                                              {"reason", "already finished"}}));
               };
-              auto fail = [req, out](const caf::error& err) mutable {
-                out.send(error_response(req, err));
-              };
+              auto fail = reply_error(req, out);
               if constexpr (std::is_same<decltype(what_atom), build_atom>::value)
                 self->request(modules.store, module_timeout, fetch_atom::value,
                               build_atom::value, *id)
@@ -619,9 +610,7 @@ void http_api::impl::add_routes() {
                               job_atom::value, *id)
                   .then([answer](const job_record& x) mutable { answer(x); }, fail);
             },
-            [req, out](const caf::error& err) mutable {
-              out.send(error_response(req, err));
-            });
+            reply_error(req, out));
       });
     };
   };
@@ -648,9 +637,7 @@ void http_api::impl::add_routes() {
                 [out](const job_record& job) mutable {
                   out.send(json_response(202, to_json_view(job)));
                 },
-                [req, out](const caf::error& err) mutable {
-                  out.send(error_response(req, err));
-                });
+                reply_error(req, out));
           });
         });
 
