@@ -49,7 +49,6 @@ constexpr auto store_retry = std::chrono::milliseconds(500);
 struct tracked_job {
   job_spec spec;
   job_state state = job_state::created;
-  std::optional<size_t> slot; ///< the worker slot running it
   bool cancel_requested = false; ///< canceled while its queueing was stored
   bool finishing = false;        ///< its worker reported the end; storing it
 };
@@ -152,7 +151,6 @@ void dispatch(scheduler_ptr self) {
       return;
     slot.job_id = next->job_id;
     slot.attempt = next->attempt;
-    st.jobs.at(next->job_id).slot = i;
     logger()->debug("assigning job request_id={} job_id={} number={} "
                     "attempt={} slot={}",
                     next->request_id, next->job_id, job_number(*next),
@@ -164,11 +162,8 @@ void dispatch(scheduler_ptr self) {
 void free_slot_of(scheduler_ptr self, int64_t job_id, int32_t attempt) {
   auto& st = self->state;
   for (auto& slot : st.slots)
-    if (slot.job_id == job_id && slot.attempt == attempt) {
+    if (slot.job_id == job_id && slot.attempt == attempt)
       slot.job_id.reset();
-      if (auto i = st.jobs.find(job_id); i != st.jobs.end())
-        i->second.slot.reset();
-    }
   dispatch(self);
 }
 
@@ -339,7 +334,7 @@ void adopt(scheduler_ptr self, const build_record& build) {
     if (auto i = st.jobs.find(id);
         i != st.jobs.end() && !is_terminal(i->second.state))
       continue;
-    st.jobs[id] = tracked_job{job.spec, job.state, std::nullopt};
+    st.jobs[id] = tracked_job{job.spec, job.state};
     switch (job.state) {
       case job_state::created:
         persist_job(self, {id, job.spec.attempt, job_state::queued, now_ms(),
@@ -385,9 +380,12 @@ bool cancel_job(scheduler_ptr self, int64_t job_id, const std::string& why) {
   if (i == st.jobs.end() || is_terminal(i->second.state))
     return false;
   auto& job = i->second;
-  if (job.slot) {
-    self->send(st.slots[*job.slot].worker, cancel_atom::value, job_id,
-               job.spec.attempt);
+  auto running = std::find_if(st.slots.begin(), st.slots.end(),
+                              [job_id](const worker_slot& x) {
+                                return x.worker && x.job_id == job_id;
+                              });
+  if (running != st.slots.end()) {
+    self->send(running->worker, cancel_atom::value, job_id, running->attempt);
   } else {
     job.cancel_requested = true;
     st.queue.remove(job_id);
@@ -463,10 +461,8 @@ void on_down(scheduler_ptr self, const caf::down_msg& msg) {
     // A job whose end is being stored is not lost: its slot frees then.
     if (slot.job_id) {
       if (auto i = st.jobs.find(*slot.job_id);
-          i != st.jobs.end() && !i->second.finishing) {
-        i->second.slot.reset();
+          i != st.jobs.end() && !i->second.finishing)
         requeue(self, i->second.spec, "its worker slot was lost");
-      }
     }
     slot.job_id.reset();
     slot.worker = nullptr;
