@@ -82,7 +82,8 @@ TEST_CASE("messages cross OS processes over the middleman") {
 
   build_request req{"uuid-7", "api", "https://example.invalid/o/r.git", "o/r",
                     "refs/heads/main", "abc123", "main", "", "push",
-                    "Add a feature", "octocat"};
+                    "Add a feature", "octocat", 42, "fork/r", "feature", true,
+                    "delivery-1"};
   check_echo(self, *peer, req);
   job_spec job;
   job.job_id = 5;
