@@ -55,6 +55,7 @@ int status_of(const caf::error& err) {
     switch (static_cast<errc>(err.code())) {
       case errc::unknown_build:
       case errc::unknown_job:
+      case errc::unknown_child:
         return 404;
       case errc::invalid_config:
       case errc::no_config:
@@ -112,6 +113,56 @@ bool same_secret(const std::string& x, const std::string& y) {
   for (size_t i = 0; i < x.size(); ++i)
     diff |= static_cast<unsigned char>(x[i] ^ y[i % (y.empty() ? 1 : y.size())]);
   return diff == 0;
+}
+
+// -- supervision --------------------------------------------------------------
+
+metric_families supervision_metrics(const supervision_report& tree) {
+  metric_family restarts{"conveyor_supervisor_child_restarts_total",
+                         "Restarts of each supervised child.", "counter", {}};
+  metric_family up{"conveyor_supervisor_child_up",
+                   "1 if the supervised child runs, 0 if not.", "gauge", {}};
+  for (auto& child : tree) {
+    restarts.samples.push_back({"", {{"child", child.path}},
+                                static_cast<double>(child.restarts)});
+    up.samples.push_back({"", {{"child", child.path}},
+                          child.state == "running" ? 1.0 : 0.0});
+  }
+  return {restarts, up};
+}
+
+json to_json(const supervised_child& x) {
+  json exit = nullptr;
+  if (x.last_exit_ms > 0)
+    exit = {{"reason", x.last_exit_reason}, {"at_ms", x.last_exit_ms}};
+  return {{"path", x.path},
+          {"id", x.path.substr(x.path.rfind('/') + 1)},
+          {"supervisor", x.path.substr(0, x.path.rfind('/'))},
+          {"strategy", x.strategy},
+          {"restart", x.restart},
+          {"is_supervisor", x.supervisor},
+          {"dynamic", x.dynamic},
+          {"state", x.state},
+          {"restarts", x.restarts},
+          {"last_exit", exit}};
+}
+
+// Finds the child a user names: its path below the root ("core/scheduler")
+// or, if unambiguous, its id alone ("scheduler").
+std::optional<std::string> resolve_child(const supervision_report& tree,
+                                         const std::string& name) {
+  std::optional<std::string> found;
+  for (auto& child : tree) {
+    auto path = child.path.substr(child.path.find('/') + 1);
+    if (path == name)
+      return path;
+    if (path.substr(path.rfind('/') + 1) == name) {
+      if (found)
+        return std::nullopt;
+      found = path;
+    }
+  }
+  return found;
 }
 
 // -- process metrics ----------------------------------------------------------
@@ -291,7 +342,7 @@ struct http_api::impl : std::enable_shared_from_this<http_api::impl> {
   caf::actor_system& sys;
   node modules;
   http_api_config cfg;
-  std::atomic<bool> draining{false};
+  std::shared_ptr<std::atomic<bool>> draining;
   http::router routes;
   std::unique_ptr<http::server> server;
 
@@ -301,7 +352,8 @@ struct http_api::impl : std::enable_shared_from_this<http_api::impl> {
 
   impl(caf::actor_system& sys, node modules, http_api_config cfg)
     : sys(sys), modules(std::move(modules)), cfg(std::move(cfg)) {
-    // nop
+    draining = this->cfg.draining ? this->cfg.draining
+                                  : std::make_shared<std::atomic<bool>>(false);
   }
 
   // Runs `f` in a fresh one-shot actor: an HTTP thread never waits on one.
@@ -372,7 +424,7 @@ void http_api::impl::add_routes() {
 
   r.add("GET", "/readyz",
         [this](http::request& req, http::route_params&, http::responder out) {
-          auto draining_now = draining.load();
+          auto draining_now = draining->load();
           in_actor([this, req, out, draining_now](caf::event_based_actor* self) mutable {
             self->request(modules.scheduler, 2s, fetch_atom::value,
                           status_atom::value)
@@ -397,7 +449,7 @@ void http_api::impl::add_routes() {
         [this](http::request& req, http::route_params&, http::responder out) {
           if (!authorized(req, out))
             return;
-          if (draining.load()) {
+          if (draining->load()) {
             out.send(error_response(req, 503, "the server is shutting down"));
             return;
           }
@@ -621,7 +673,7 @@ void http_api::impl::add_routes() {
         [this](http::request& req, http::route_params& params, http::responder out) {
           if (!authorized(req, out))
             return;
-          if (draining.load()) {
+          if (draining->load()) {
             out.send(error_response(req, 503, "the server is shutting down"));
             return;
           }
@@ -641,12 +693,76 @@ void http_api::impl::add_routes() {
           });
         });
 
+  r.add("GET", "/api/supervision",
+        [this](http::request& req, http::route_params&, http::responder out) {
+          in_actor([this, req, out](caf::event_based_actor* self) mutable {
+            self->request(modules.tree, module_timeout, fetch_atom::value,
+                          status_atom::value)
+              .then(
+                [out](const supervision_report& tree) mutable {
+                  json children = json::array();
+                  for (auto& child : tree)
+                    children.push_back(to_json(child));
+                  out.send(json_response(200, {{"root", "node"},
+                                               {"strategy", "one_for_one"},
+                                               {"children", children}}));
+                },
+                reply_error(req, out));
+          });
+        });
+
+  // Fault injection for tests and drills: the child fails as a bug would.
+  r.add("POST", "/api/debug/crash",
+        [this](http::request& req, http::route_params&, http::responder out) {
+          if (!cfg.fault_injection) {
+            out.send(error_response(req, 404, "fault injection is off (start "
+                                              "with --enable-fault-injection)"));
+            return;
+          }
+          if (cfg.api_token.empty()) {
+            out.send(error_response(req, 403, "fault injection needs an admin "
+                                              "token (--api-token)"));
+            return;
+          }
+          if (!authorized(req, out))
+            return;
+          auto body = json::parse(req.body, nullptr, false);
+          auto child = body.is_object() ? body.find("child") : body.end();
+          if (body.is_discarded() || !body.is_object() || child == body.end()
+              || !child->is_string() || child->get<std::string>().empty()) {
+            out.send(error_response(req, 400, "the body must be a JSON object "
+                                              "with a non-empty 'child'"));
+            return;
+          }
+          auto name = child->get<std::string>();
+          in_actor([this, req, out, name](caf::event_based_actor* self) mutable {
+            self->request(modules.tree, module_timeout, fetch_atom::value,
+                          status_atom::value)
+              .then(
+                [this, self, req, out, name](const supervision_report& tree) mutable {
+                  auto path = resolve_child(tree, name);
+                  if (!path) {
+                    out.send(error_response(req, 404, "no single supervised child '"
+                                                        + name + "'"));
+                    return;
+                  }
+                  self->request(modules.tree, module_timeout, crash_atom::value, *path)
+                    .then(
+                      [out, path](bool) mutable {
+                        out.send(json_response(202, {{"crashed", *path}}));
+                      },
+                      reply_error(req, out));
+                },
+                reply_error(req, out));
+          });
+        });
+
   r.add("GET", "/metrics",
         [this](http::request& req, http::route_params&, http::responder out) {
           in_actor([this, req, out](caf::event_based_actor* self) mutable {
             auto families = std::make_shared<metric_families>(process_metrics());
             families->push_back(http_metrics());
-            auto pending = std::make_shared<int>(3);
+            auto pending = std::make_shared<int>(4);
             auto add = [out, families, pending](metric_families more) mutable {
               families->insert(families->end(), more.begin(), more.end());
               if (--*pending > 0)
@@ -664,6 +780,11 @@ void http_api::impl::add_routes() {
               .then(add, skip);
             self->request(modules.store, 2s, fetch_atom::value, metrics_atom::value)
               .then(add, skip);
+            self->request(modules.tree, 2s, fetch_atom::value, status_atom::value)
+              .then([add](const supervision_report& tree) mutable {
+                      add(supervision_metrics(tree));
+                    },
+                    skip);
           });
         });
 }
@@ -701,12 +822,53 @@ uint16_t http_api::port() const {
 }
 
 void http_api::drain() {
-  impl_->draining = true;
+  impl_->draining->store(true);
 }
 
 void http_api::stop() {
   if (impl_ && impl_->server)
     impl_->server->stop();
+}
+
+} // namespace conveyor
+
+namespace conveyor {
+
+child_spec http_api_child(const node& n, http_api_config cfg,
+                          std::shared_ptr<std::atomic<uint16_t>> port) {
+  child_spec spec;
+  spec.id = "http";
+  spec.start = [n, cfg, port](caf::actor_system& sys) -> caf::expected<caf::actor> {
+    auto settings = cfg;
+    if (auto first = port->load(); first != 0)
+      settings.port = first;
+    auto api = http_api::start(sys, n, settings);
+    if (!api)
+      return caf::make_error(caf::sec::runtime_error,
+                             "cannot listen on " + settings.host + ":"
+                               + std::to_string(settings.port) + ": "
+                               + describe(api.error()));
+    port->store((*api)->port());
+    std::shared_ptr<http_api> owned = std::move(*api);
+    return sys.spawn([owned](caf::event_based_actor* self) -> caf::behavior {
+      // However it ends, the port is free again before its successor binds.
+      self->attach_functor([owned] { owned->stop(); });
+      self->set_exception_handler([owned](std::exception_ptr& eptr) -> caf::error {
+        owned->stop();
+        try {
+          std::rethrow_exception(eptr);
+        } catch (const std::exception& ex) {
+          return caf::make_error(caf::sec::runtime_error, ex.what());
+        } catch (...) {
+          return caf::make_error(caf::sec::runtime_error, "unknown exception");
+        }
+      });
+      return {
+        [](crash_atom) { throw std::runtime_error("injected fault in http"); },
+      };
+    });
+  };
+  return spec;
 }
 
 } // namespace conveyor

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,7 +19,17 @@ struct http_api_config {
   size_t max_body_bytes = 1024 * 1024;
   std::string api_token;         ///< bearer token for mutating calls; empty: none
   size_t threads = 1;            ///< Asio threads
+  bool fault_injection = false;  ///< allow POST /api/debug/crash (with token)
+  /// Shared by the API's incarnations (and whoever drains the node); unset:
+  /// the API's own.
+  std::shared_ptr<std::atomic<bool>> draining;
 };
+
+/// The HTTP API as a child of the node's edge supervisor: each incarnation
+/// listens on the port the first one got (so a restart keeps the address)
+/// and stops listening when it ends. `port` is set once it listens.
+child_spec http_api_child(const node& n, http_api_config cfg,
+                          std::shared_ptr<std::atomic<uint16_t>> port);
 
 /// The admin HTTP API of a node (JSON): health, readiness, builds, jobs, logs
 /// with a live tail, cancel and restart, and Prometheus metrics. Handlers

@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include "actors/worker/worker_actor.hpp"
 #include "adapters/sqlite/sqlite_store_actor.hpp"
 #include "messages/type_ids.hpp"
+#include "supervisors/front.hpp"
 
 namespace conveyor {
 
@@ -44,10 +47,6 @@ lock_data_dir(const std::filesystem::path& dir) {
   return std::shared_ptr<void>{nullptr, [fd](void*) { ::close(fd); }};
 }
 
-template <class Handle>
-caf::expected<caf::actor> untyped(const Handle& handle) {
-  return caf::actor_cast<caf::actor>(handle);
-}
 
 } // namespace
 
@@ -61,6 +60,149 @@ void configure_node_system(caf::actor_system_config& cfg) {
   cfg.set("scheduler.policy", caf::atom("sharing"));
 }
 
+namespace {
+
+// What the factories of the node's children share: they run again on every
+// restart, long after start_node has returned.
+struct wiring {
+  node_config cfg;
+  node modules; ///< the fronts
+  std::mutex workers_mtx;
+  std::map<std::string, worker_actor> workers; ///< current slot incarnations
+
+  std::vector<worker_actor> current_workers() {
+    std::lock_guard<std::mutex> guard{workers_mtx};
+    std::vector<worker_actor> result;
+    for (auto& [name, worker] : workers)
+      result.push_back(worker);
+    return result;
+  }
+};
+
+template <class Handle>
+Handle typed_front(caf::actor_system& sys, node& n, const std::string& name) {
+  auto front = spawn_front(sys, name);
+  n.fronts.push_back(front);
+  return caf::actor_cast<Handle>(front);
+}
+
+supervisor_config supervisor_settings(const node_config& cfg, std::string name,
+                                      restart_strategy strategy) {
+  supervisor_config result;
+  result.name = std::move(name);
+  result.strategy = strategy;
+  result.max_restarts = cfg.max_restarts;
+  result.max_seconds = cfg.restart_window;
+  // A running job gets the kill grace to stop, plus time to report it.
+  result.shutdown_timeout = cfg.kill_grace + std::chrono::seconds(5);
+  return result;
+}
+
+child_spec supervisor_child(std::string id, supervisor_config cfg,
+                            std::function<std::vector<child_spec>()> children) {
+  child_spec spec;
+  spec.id = std::move(id);
+  spec.supervisor = true;
+  // As in OTP: a supervisor is given all the time its children take.
+  spec.shutdown = std::chrono::hours(1);
+  spec.start = [cfg, children](caf::actor_system& sys) {
+    return start_supervisor(sys, cfg, children());
+  };
+  return spec;
+}
+
+child_spec store_child(std::shared_ptr<wiring> w) {
+  child_spec spec;
+  spec.id = "store";
+  spec.front = caf::actor_cast<caf::actor>(w->modules.store);
+  spec.start = [w](caf::actor_system& sys) -> caf::expected<caf::actor> {
+    auto path = (w->cfg.data_dir / "conveyor.db").string();
+    auto store = spawn_sqlite_store(sys, path);
+    if (!store)
+      return store.error();
+    return caf::actor_cast<caf::actor>(*store);
+  };
+  return spec;
+}
+
+std::vector<child_spec> core_children(std::shared_ptr<wiring> w) {
+  auto& m = w->modules;
+  child_spec sequencer;
+  sequencer.id = "log_sequencer";
+  sequencer.front = caf::actor_cast<caf::actor>(m.sequencer);
+  sequencer.start = [w](caf::actor_system& sys) -> caf::expected<caf::actor> {
+    return caf::actor_cast<caf::actor>(
+      spawn_log_sequencer(sys, w->modules.store));
+  };
+  child_spec scheduler;
+  scheduler.id = "scheduler";
+  scheduler.front = caf::actor_cast<caf::actor>(m.scheduler);
+  scheduler.start = [w](caf::actor_system& sys) -> caf::expected<caf::actor> {
+    scheduler_config scfg;
+    scfg.max_attempts = w->cfg.max_attempts;
+    scfg.workers = w->current_workers();
+    return caf::actor_cast<caf::actor>(
+      spawn_scheduler(sys, std::move(scfg), w->modules.store));
+  };
+  child_spec gatekeeper;
+  gatekeeper.id = "gatekeeper";
+  gatekeeper.front = caf::actor_cast<caf::actor>(m.gatekeeper);
+  gatekeeper.start = [w](caf::actor_system& sys) -> caf::expected<caf::actor> {
+    gatekeeper_config gcfg;
+    gcfg.limits = w->cfg.limits;
+    gcfg.mirror_root = w->cfg.data_dir / "mirrors";
+    return caf::actor_cast<caf::actor>(spawn_gatekeeper(
+      sys, std::move(gcfg), w->modules.store, w->modules.scheduler));
+  };
+  return {sequencer, scheduler, gatekeeper};
+}
+
+// A worker slot: tells the scheduler (through its front) and the registry
+// the scheduler's successor reads, each time it (re)starts.
+child_spec worker_child(std::shared_ptr<wiring> w, const std::string& name) {
+  child_spec spec;
+  spec.id = name;
+  spec.start = [w, name](caf::actor_system& sys) -> caf::expected<caf::actor> {
+    worker_config wcfg;
+    wcfg.name = name;
+    wcfg.workspace_root = w->cfg.data_dir / "work";
+    wcfg.keep_workspaces = w->cfg.keep_workspaces;
+    wcfg.kill_grace = w->cfg.kill_grace;
+    wcfg.noop_executor = w->cfg.noop_executor;
+    auto worker = spawn_worker(sys, wcfg, w->modules.scheduler,
+                               w->modules.sequencer);
+    {
+      std::lock_guard<std::mutex> guard{w->workers_mtx};
+      w->workers[name] = worker;
+    }
+    caf::anon_send(w->modules.scheduler, register_atom::value, worker);
+    return caf::actor_cast<caf::actor>(worker);
+  };
+  return spec;
+}
+
+} // namespace
+
+// The supervision tree of a node:
+//
+//   node (one_for_one)
+//   ├── store
+//   ├── core (one_for_one): log_sequencer, scheduler, gatekeeper
+//   ├── workers (one_for_one): worker-1 … worker-N (dynamic, template "worker")
+//   └── edge (one_for_one): http, extensions
+//
+// Why one_for_one everywhere: no module holds state derived from another's
+// incarnation. They reach each other only through fronts, which outlive
+// restarts; whatever was in flight is either a request its sender repeats
+// (worker reports, log parts, store writes) or state the restarted module
+// reads back from the store (the scheduler's queue and runs, after asking
+// the slots what they hold; the sequencer's open logs; the gatekeeper's
+// stored but unscheduled builds). Restarting a sibling along with a failed
+// module would only fail more requests. Grouping still matters for the
+// intensity rule: a module that keeps failing makes its group give up, and
+// then the root stops the whole node instead of running half of it.
+// Order matters for start and stop: the store first, the edge last; the
+// slots stop (finishing their reports) while core and store still run.
 caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir / "work", ec);
@@ -84,62 +226,53 @@ caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
       reaped.workspaces_removed, reaped.errors.size());
   for (auto& err : reaped.errors)
     spdlog::default_logger()->error("orphan cleanup: {}", err);
-  // The factories run in order, so each one can use the handles made before.
-  node n;
+  auto w = std::make_shared<wiring>();
+  w->cfg = cfg;
+  auto& m = w->modules;
+  m.tree = spawn_front(sys, "node");
+  m.fronts.push_back(m.tree);
+  m.store = typed_front<store_actor>(sys, m, "store");
+  m.sequencer = typed_front<log_sequencer_actor>(sys, m, "log_sequencer");
+  m.scheduler = typed_front<scheduler_actor>(sys, m, "scheduler");
+  m.gatekeeper = typed_front<gatekeeper_actor>(sys, m, "gatekeeper");
+  auto workers_cfg = supervisor_settings(cfg, "node/workers",
+                                         restart_strategy::one_for_one);
+  workers_cfg.templates["worker"] = [w](const std::string& id) {
+    return worker_child(w, id);
+  };
+  auto slots = cfg.workers;
+  auto edge = cfg.edge;
   std::vector<child_spec> children;
-  children.push_back({"store", [&n, &cfg](caf::actor_system& s)
-                                 -> caf::expected<caf::actor> {
-                        auto path = (cfg.data_dir / "conveyor.db").string();
-                        auto store = spawn_sqlite_store(s, path);
-                        if (!store)
-                          return store.error();
-                        n.store = *store;
-                        return untyped(n.store);
-                      }});
-  children.push_back({"log_sequencer", [&n](caf::actor_system& s) {
-                        n.sequencer = spawn_log_sequencer(s, n.store);
-                        return untyped(n.sequencer);
-                      }});
-  children.push_back({"scheduler", [&n, &cfg](caf::actor_system& s) {
-                        scheduler_config scfg;
-                        scfg.max_attempts = cfg.max_attempts;
-                        n.scheduler = spawn_scheduler(s, scfg, n.store);
-                        return untyped(n.scheduler);
-                      }});
-  for (size_t i = 0; i < cfg.workers; ++i) {
-    auto name = "worker-" + std::to_string(i + 1);
-    children.push_back({name, [&n, &cfg, name](caf::actor_system& s) {
-                          worker_config wcfg;
-                          wcfg.name = name;
-                          wcfg.workspace_root = cfg.data_dir / "work";
-                          wcfg.keep_workspaces = cfg.keep_workspaces;
-                          wcfg.kill_grace = cfg.kill_grace;
-                          wcfg.noop_executor = cfg.noop_executor;
-                          auto worker = spawn_worker(s, wcfg, n.scheduler,
-                                                     n.sequencer);
-                          caf::anon_send(n.scheduler, register_atom::value,
-                                         worker);
-                          return untyped(worker);
-                        }});
-  }
-  children.push_back({"gatekeeper", [&n, &cfg](caf::actor_system& s) {
-                        gatekeeper_config gcfg;
-                        gcfg.limits = cfg.limits;
-                        gcfg.mirror_root = cfg.data_dir / "mirrors";
-                        n.gatekeeper = spawn_gatekeeper(s, gcfg, n.store,
-                                                        n.scheduler);
-                        return untyped(n.gatekeeper);
-                      }});
-  supervisor_config sup_cfg;
-  sup_cfg.name = "node";
-  // A running job gets the kill grace to stop, plus time to report it.
-  sup_cfg.shutdown_timeout = cfg.kill_grace + std::chrono::seconds(5);
-  auto sup = start_supervisor(sys, sup_cfg, std::move(children));
-  if (!sup)
+  children.push_back(store_child(w));
+  children.push_back(supervisor_child(
+    "core", supervisor_settings(cfg, "node/core", restart_strategy::one_for_one),
+    [w] { return core_children(w); }));
+  children.push_back(supervisor_child("workers", workers_cfg, [w, slots] {
+    std::vector<child_spec> result;
+    for (size_t i = 0; i < slots; ++i)
+      result.push_back(worker_child(w, "worker-" + std::to_string(i + 1)));
+    return result;
+  }));
+  children.push_back(supervisor_child(
+    "edge", supervisor_settings(cfg, "node/edge", restart_strategy::one_for_one),
+    [w, edge] {
+      std::vector<child_spec> result;
+      for (auto& make : edge)
+        result.push_back(make(w->modules));
+      return result;
+    }));
+  auto root_cfg = supervisor_settings(cfg, "node", restart_strategy::one_for_one);
+  auto sup = start_supervisor(sys, root_cfg, std::move(children));
+  if (!sup) {
+    for (auto& front : m.fronts)
+      caf::anon_send_exit(front, caf::exit_reason::user_shutdown);
     return sup.error();
-  n.supervisor = *sup;
-  n.data_lock = *lock;
-  return n;
+  }
+  caf::anon_send(m.tree, front_target_atom::value, *sup);
+  node result = m;
+  result.supervisor = *sup;
+  result.data_lock = *lock;
+  return result;
 }
 
 void stop_node(node& n) {
@@ -148,6 +281,10 @@ void stop_node(node& n) {
   caf::scoped_actor self{n.supervisor.home_system()};
   self->send_exit(n.supervisor, caf::exit_reason::user_shutdown);
   self->wait_for(n.supervisor);
+  for (auto& front : n.fronts) {
+    self->send_exit(front, caf::exit_reason::user_shutdown);
+    self->wait_for(front);
+  }
   n = node{};
 }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -29,15 +30,29 @@ struct node_config {
   std::chrono::milliseconds kill_grace{5000}; ///< TERM → KILL on cancel
   int32_t max_attempts = 3;                ///< runs of a job lost to restarts
   bool noop_executor = false;              ///< run nothing (benchmarks)
+  /// Restart intensity of each supervisor of the tree: more restarts than
+  /// this within `restart_window` give up, and the node stops.
+  size_t max_restarts = 10;
+  std::chrono::seconds restart_window{10};
+  /// Children of the edge supervisor (HTTP API, webhooks, extensions), made
+  /// once the modules they talk to exist; started last, stopped first.
+  std::vector<std::function<child_spec(const struct node&)>> edge;
 };
 
-/// The modules of a running node, wired together, under one supervisor.
+/// The modules of a running node. Each handle is a front (see
+/// supervisors/front.hpp): it stays valid while its module restarts.
 struct node {
+  /// The root supervisor: monitor it to know when the node gives up.
   caf::actor supervisor;
+  /// A front of the root supervisor, valid before it has started: ask it
+  /// for the tree (`fetch_atom, status_atom`) or to inject a fault.
+  caf::actor tree;
   store_actor store;
   log_sequencer_actor sequencer;
   scheduler_actor scheduler;
   gatekeeper_actor gatekeeper;
+  /// Every front, stopped after the tree.
+  std::vector<caf::actor> fronts;
   /// Held while the node runs: one node per data directory.
   std::shared_ptr<void> data_lock;
 };
@@ -46,10 +61,12 @@ struct node {
 /// types, a thread per core (at least 2) and the scheduling policy.
 void configure_node_system(caf::actor_system_config& cfg);
 
-/// Starts a node's modules under a supervisor, in dependency order: store,
-/// log sequencer, scheduler, worker slots, gatekeeper. Fails if the store
-/// cannot be opened. If a module fails, the supervisor stops the node and
-/// exits with the module's reason: monitor `node::supervisor` to know.
+/// Starts a node's modules under its supervision tree (see the comment on
+/// the tree in node.cpp): store, core (log sequencer, scheduler,
+/// gatekeeper), worker slots, edge. Fails if the store cannot be opened. A
+/// module that fails is restarted and recovers from the store; a supervisor
+/// whose restart limit is reached gives up, and once the root gives up it
+/// exits with the reason: monitor `node::supervisor` to know.
 caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg);
 
 /// Stops a node's modules in reverse start order and waits for them; running

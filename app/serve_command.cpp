@@ -37,6 +37,8 @@ node_config node_config_of(const serve_settings& s) {
   result.kill_grace = s.kill_grace;
   result.max_attempts = s.max_attempts;
   result.noop_executor = s.noop_executor;
+  result.max_restarts = s.max_restarts;
+  result.restart_window = s.restart_window;
   return result;
 }
 
@@ -81,29 +83,31 @@ int serve(const serve_settings& settings) {
   caf::actor_system_config cfg;
   configure_node_system(cfg);
   caf::actor_system sys{cfg};
-  auto started = start_node(sys, node_config_of(settings));
-  if (!started) {
-    std::fprintf(stderr, "conveyor serve: %s\n", describe(started.error()).c_str());
-    return 1;
-  }
-  auto& n = *started;
   http_api_config api_cfg;
   api_cfg.host = settings.http_host;
   api_cfg.port = settings.http_port;
   api_cfg.max_body_bytes = settings.max_body_bytes;
   api_cfg.api_token = settings.api_token;
-  auto api = http_api::start(sys, n, api_cfg);
-  if (!api) {
-    std::fprintf(stderr, "conveyor serve: cannot listen on %s:%u: %s\n",
-                 settings.http_host.c_str(), settings.http_port,
-                 describe(api.error()).c_str());
-    stop_node(n);
+  api_cfg.fault_injection = settings.fault_injection;
+  api_cfg.draining = std::make_shared<std::atomic<bool>>(false);
+  auto port = std::make_shared<std::atomic<uint16_t>>(0);
+  auto ncfg = node_config_of(settings);
+  ncfg.edge.push_back([api_cfg, port](const node& modules) {
+    return http_api_child(modules, api_cfg, port);
+  });
+  auto started = start_node(sys, ncfg);
+  if (!started) {
+    std::fprintf(stderr, "conveyor serve: %s\n", describe(started.error()).c_str());
     return 1;
   }
+  auto& n = *started;
   std::printf("conveyor serve: listening on http://%s:%u (data: %s, workers: "
               "%zu)\n",
-              settings.http_host.c_str(), (*api)->port(),
+              settings.http_host.c_str(), port->load(),
               settings.data_dir.c_str(), settings.workers);
+  if (settings.fault_injection)
+    std::printf("conveyor serve: fault injection is on "
+                "(POST /api/debug/crash)\n");
   std::fflush(stdout);
   caf::scoped_actor self{sys};
   self->monitor(n.supervisor);
@@ -111,17 +115,18 @@ int serve(const serve_settings& settings) {
   while (stop_requests.load() == 0 && !node_failed) {
     self->receive(
       [&](const caf::down_msg& msg) {
-        std::fprintf(stderr, "conveyor serve: the node stopped: %s\n",
+        std::fprintf(stderr,
+                     "conveyor serve: the node gave up after repeated "
+                     "failures and stopped: %s\n",
                      describe(msg.reason).c_str());
         node_failed = true;
       },
       caf::after(std::chrono::milliseconds(100)) >> [] {});
   }
   if (!node_failed) {
-    (*api)->drain();
+    api_cfg.draining->store(true);
     drain_jobs(self, n, settings);
   }
-  (*api)->stop();
   stop_node(n);
   spdlog::default_logger()->info("stopped");
   return node_failed ? 1 : 0;

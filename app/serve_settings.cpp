@@ -144,6 +144,26 @@ const std::vector<setting>& settings_table() {
        s.log_level = x;
        return caf::error{};
      }},
+    {"max-restarts",
+     "restarts a supervisor allows within --restart-window before it gives up",
+     "10",
+     [](const std::string& x, serve_settings& s) {
+       auto n = parse_count(x);
+       if (!n)
+         return n.error();
+       s.max_restarts = static_cast<size_t>(*n);
+       return caf::error{};
+     }},
+    {"restart-window", "the window of --max-restarts", "10s",
+     [](const std::string& x, serve_settings& s) {
+       std::chrono::milliseconds ms{0};
+       if (auto err = set_duration(x, ms))
+         return err;
+       if (ms < std::chrono::seconds(1))
+         return invalid("must be at least 1s");
+       s.restart_window = std::chrono::duration_cast<std::chrono::seconds>(ms);
+       return caf::error{};
+     }},
     {"executor", "how jobs run: process (real processes) or noop (nothing "
                  "runs; for benchmarks of the orchestration)", "process",
      [](const std::string& x, serve_settings& s) {
@@ -192,7 +212,7 @@ load_serve_settings(const std::vector<std::string>& args,
   std::vector<std::string> names{"config"};
   for (auto& s : settings_table())
     names.push_back(s.name);
-  auto parsed = parse_args(args, names, {"help"});
+  auto parsed = parse_args(args, names, {"help", "enable-fault-injection"});
   if (!parsed)
     return parsed.error();
   serve_settings_result result;
@@ -231,6 +251,10 @@ load_serve_settings(const std::vector<std::string>& args,
       return invalid("--" + std::string{s.name} + ": " + describe(err));
   if (auto token = getenv("CONVEYOR_API_TOKEN"); token && *token)
     result.settings.api_token = token;
+  auto fault_env = getenv("CONVEYOR_ENABLE_FAULT_INJECTION");
+  result.settings.fault_injection
+    = parsed->has("enable-fault-injection")
+      || (fault_env && std::string{fault_env} == "1");
   return result;
 }
 
@@ -256,6 +280,12 @@ settings:
             + ")\n";
   }
   text += "  --config FILE        settings file (YAML)\n"
+          "  --enable-fault-injection\n"
+          "                       allow POST /api/debug/crash {\"child\": NAME} "
+          "(with the\n"
+          "                       API token), which makes that module fail; or "
+          "set\n"
+          "                       CONVEYOR_ENABLE_FAULT_INJECTION=1\n"
           "  --help               show this text\n";
   return text;
 }

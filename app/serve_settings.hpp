@@ -29,6 +29,13 @@ struct serve_settings {
   std::string api_token; ///< only from CONVEYOR_API_TOKEN or a token file
   std::string log_level = "info";
   bool noop_executor = false;
+  /// Restart intensity of each supervisor: more restarts than this within
+  /// the window and the supervisor gives up (the root's giving up stops the
+  /// node with a non-zero exit).
+  size_t max_restarts = 10;
+  std::chrono::seconds restart_window{10};
+  /// POST /api/debug/crash works (with the API token): for tests and drills.
+  bool fault_injection = false;
 };
 
 /// Reads the settings from `args` (after `serve`), the environment (through

@@ -22,6 +22,7 @@ enum class errc : uint8_t {
   no_worker,          ///< a worker slot is busy or gone
   conflict,           ///< the request does not fit the current state
   unavailable,        ///< the node is starting, recovering or stopping
+  unknown_child,      ///< no supervised child with that path
 };
 
 /// Returns the enumerator's name, e.g. "invalid_config".

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/meta/type_name.hpp>
 
@@ -43,6 +44,22 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_completed& x) {
   return f(caf::meta::type_name("conveyor::log_completed"), x.job_id,
            x.attempt, x.parts, x.bytes);
+}
+
+/// What the store holds of a log that is not complete: the numbers of its
+/// stored parts, ascending, and the number of its final part (-1: not stored
+/// yet). A restarted sequencer resumes each open log from it.
+struct log_progress {
+  int64_t job_id = 0;
+  int32_t attempt = 0;
+  std::vector<int32_t> stored;
+  int32_t final_number = -1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_progress& x) {
+  return f(caf::meta::type_name("conveyor::log_progress"), x.job_id,
+           x.attempt, x.stored, x.final_number);
 }
 
 } // namespace conveyor

@@ -16,10 +16,13 @@ using log_listener_actor
 
 /// Orders, persists and fans out log parts.
 using log_sequencer_actor = caf::typed_actor<
-  /// Takes a part in any order, any number of times (from workers).
-  caf::reacts_to<log_part>,
-  /// Adds a listener for every log (until the listener terminates).
-  caf::reacts_to<subscribe_atom, log_listener_actor>,
+  /// Takes a part in any order, any number of times (from workers); answers
+  /// once the part is stored. Workers repeat a part until it is answered.
+  caf::replies_to<log_part>::with<bool>,
+  /// Adds a listener for every log (until the listener terminates). The answer
+  /// comes from the sequencer itself: monitor its sender to know when to
+  /// subscribe again.
+  caf::replies_to<subscribe_atom, log_listener_actor>::with<bool>,
   /// Adds a listener for one log (job id, attempt) and answers the number of
   /// the first part it will be told; the parts before it are in the store.
   /// Answers -1 for a log that is already complete: read it from the store.

@@ -44,6 +44,7 @@ std::string to_string(errc x) {
     case errc::no_worker: return "no_worker";
     case errc::conflict: return "conflict";
     case errc::unavailable: return "unavailable";
+    case errc::unknown_child: return "unknown_child";
   }
   return "unknown_error";
 }
@@ -77,11 +78,14 @@ bool is_allowed(job_state from, job_state to) {
     return false;
   if (to == s::errored || to == s::canceled)
     return true;
+  // A worker's reports may overtake one another when one is repeated (its
+  // first copy met a restarting scheduler): a run may skip ahead, never back.
+  auto ran = to == s::passed || to == s::failed;
   switch (from) {
     case s::created: return to == s::queued;
-    case s::queued: return to == s::received;
-    case s::received: return to == s::started || to == s::queued;
-    case s::started: return to == s::passed || to == s::failed;
+    case s::queued: return to == s::received || to == s::started || ran;
+    case s::received: return to == s::started || to == s::queued || ran;
+    case s::started: return ran;
     default: return false;
   }
 }

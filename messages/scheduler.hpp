@@ -36,12 +36,15 @@ using build_listener_actor = caf::typed_actor<
 using scheduler_actor = caf::typed_actor<
   /// A stored build whose jobs are to run (from the gatekeeper).
   caf::reacts_to<enqueue_atom, build_record>,
-  /// A worker's report on a job attempt.
-  caf::reacts_to<job_state_changed>,
+  /// A worker's report on a job attempt; answered once it is stored (true) or
+  /// found stale (false). Workers repeat it until it is answered.
+  caf::replies_to<job_state_changed>::with<bool>,
   /// Adds a free worker slot.
   caf::reacts_to<register_atom, worker_actor>,
-  /// Adds a listener for every build and job transition.
-  caf::reacts_to<subscribe_atom, build_listener_actor>,
+  /// Adds a listener for every build and job transition. The answer comes
+  /// from the scheduler itself (not its front): monitor its sender to know
+  /// when to subscribe again.
+  caf::replies_to<subscribe_atom, build_listener_actor>::with<bool>,
   /// Cancels every unfinished job of a build; answers false if none was left.
   caf::replies_to<cancel_atom, build_atom, int64_t>::with<bool>,
   /// Cancels one job; answers false if it had already finished.

@@ -71,6 +71,9 @@ using store_actor = caf::typed_actor<
   /// Answers the text of the stored parts numbered below the last argument
   /// (all of it once the log is aggregated): what a live tail starts with.
   caf::replies_to<fetch_atom, log_atom, int64_t, int32_t, int32_t>::with<std::string>,
+  /// Answers every log that has stored parts but is not complete: what a
+  /// restarted log sequencer resumes.
+  caf::replies_to<fetch_atom, log_atom, unfinished_atom>::with<std::vector<log_progress>>,
   /// Answers the builds matching a query, newest first, with their jobs.
   caf::replies_to<fetch_atom, build_query>::with<std::vector<build_record>>,
   /// Answers one job, or `errc::unknown_job`.

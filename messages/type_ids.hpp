@@ -13,6 +13,7 @@
 #include "messages/metrics.hpp"
 #include "messages/scheduler.hpp"
 #include "messages/store.hpp"
+#include "messages/supervision.hpp"
 #include "messages/worker.hpp"
 
 namespace caf {
@@ -43,6 +44,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conveyor, (conveyor::log_sequencer_actor))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::log_listener_actor))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::build_listener_actor))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::supervised_child))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::supervision_report))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::worker_status))
+  CAF_ADD_TYPE_ID(conveyor, (std::vector<conveyor::log_progress>))
 
 CAF_END_TYPE_ID_BLOCK(conveyor)
 

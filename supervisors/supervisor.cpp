@@ -12,7 +12,11 @@
 #include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "messages/atoms.hpp"
 #include "messages/error.hpp"
+#include "messages/supervision.hpp"
+#include "messages/type_ids.hpp"
+#include "supervisors/front.hpp"
 
 namespace conveyor {
 
@@ -46,11 +50,40 @@ const char* to_string(restart_strategy x) {
   return "?";
 }
 
+const char* to_string(restart_type x) {
+  switch (x) {
+    case restart_type::permanent:
+      return "permanent";
+    case restart_type::transient:
+      return "transient";
+    case restart_type::temporary:
+      return "temporary";
+  }
+  return "?";
+}
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
 struct child_slot {
   child_spec spec;
   caf::actor handle;                      ///< invalid while not running
   std::deque<clock_type::time_point> restarts; ///< recent ones, for backoff
+  int32_t restart_count = 0;              ///< since the supervisor started
+  std::string last_exit_reason;
+  int64_t last_exit_ms = 0;
+  bool dynamic = false;                   ///< started from a template
+  bool removed = false;                   ///< a deleted dynamic child
 };
+
+// Points the child's front, if any, at its new incarnation.
+void tell_front(const child_slot& child) {
+  if (child.spec.front)
+    caf::anon_send(child.spec.front, front_target_atom::value, child.handle);
+}
 
 /// A child's exit that must wait until the current restart is done.
 struct pending_failure {
@@ -137,9 +170,11 @@ void start_child(supervisor_ptr self, size_t index) {
     return;
   }
   child.handle = std::move(*handle);
+  child.restart_count += 1;
   self->monitor(child.handle);
-  logger()->info("restarted child supervisor={} child={}", st.cfg.name,
-                 child.spec.id);
+  tell_front(child);
+  logger()->info("restarted child supervisor={} child={} restarts={}",
+                 st.cfg.name, child.spec.id, child.restart_count);
 }
 
 void start_group(supervisor_ptr self) {
@@ -236,6 +271,8 @@ void escalate(supervisor_ptr self, size_t index, caf::error reason) {
 void handle_exit(supervisor_ptr self, size_t index, caf::error reason) {
   auto& st = self->state;
   auto& child = st.children[index];
+  if (child.removed)
+    return;
   auto abnormal = reason != caf::exit_reason::normal;
   auto restart = child.spec.restart == restart_type::permanent
                  || (child.spec.restart == restart_type::transient && abnormal);
@@ -297,6 +334,8 @@ void on_child_down(supervisor_ptr self, const caf::down_msg& msg) {
     return;
   auto index = static_cast<size_t>(i - st.children.begin());
   i->handle = caf::actor{};
+  i->last_exit_reason = caf::to_string(msg.reason);
+  i->last_exit_ms = now_ms();
   logger()->info("child exited supervisor={} child={} reason={}", st.cfg.name,
                  i->spec.id, caf::to_string(msg.reason));
   if (st.target == index) {
@@ -317,12 +356,188 @@ void on_child_down(supervisor_ptr self, const caf::down_msg& msg) {
   }
 }
 
+// -- visibility and control --------------------------------------------------
+
+std::optional<size_t> find_child(supervisor_state& st, const std::string& id) {
+  for (size_t i = 0; i < st.children.size(); ++i)
+    if (st.children[i].spec.id == id && !st.children[i].removed)
+      return i;
+  return std::nullopt;
+}
+
+supervised_child report_of(const supervisor_state& st, const child_slot& x) {
+  supervised_child row;
+  row.path = st.cfg.name + "/" + x.spec.id;
+  row.strategy = to_string(st.cfg.strategy);
+  row.restart = to_string(x.spec.restart);
+  row.supervisor = x.spec.supervisor;
+  row.dynamic = x.dynamic;
+  if (x.handle)
+    row.state = "running";
+  else if (st.mode == phase::restarting && !x.removed)
+    row.state = "restarting";
+  else
+    row.state = "stopped";
+  row.restarts = x.restart_count;
+  row.last_exit_reason = x.last_exit_reason;
+  row.last_exit_ms = x.last_exit_ms;
+  return row;
+}
+
+// Answers the rows of every child, with the subtrees of child supervisors
+// (asked in parallel) right after their own row.
+caf::result<supervision_report> report(supervisor_ptr self) {
+  auto& st = self->state;
+  auto rows = std::make_shared<std::vector<supervision_report>>();
+  std::vector<std::pair<size_t, caf::actor>> subtrees;
+  for (auto& child : st.children) {
+    if (child.removed)
+      continue;
+    rows->push_back({report_of(st, child)});
+    if (child.spec.supervisor && child.handle)
+      subtrees.emplace_back(rows->size() - 1, child.handle);
+  }
+  auto rp = self->make_response_promise<supervision_report>();
+  auto pending = std::make_shared<size_t>(subtrees.size() + 1);
+  auto done = [rows, pending, rp]() mutable {
+    if (--*pending > 0)
+      return;
+    supervision_report result;
+    for (auto& group : *rows)
+      result.insert(result.end(), group.begin(), group.end());
+    rp.deliver(std::move(result));
+  };
+  for (auto& [index, handle] : subtrees)
+    self->request(handle, std::chrono::seconds(2), fetch_atom::value,
+                  status_atom::value)
+      .then(
+        [rows, index = index, done](supervision_report& sub) mutable {
+          auto& group = (*rows)[index];
+          group.insert(group.end(), sub.begin(), sub.end());
+          done();
+        },
+        [done](const caf::error&) mutable { done(); });
+  done();
+  return rp;
+}
+
+// Routes a fault to the child at `path`, through child supervisors.
+caf::result<bool> inject_fault(supervisor_ptr self, const std::string& path) {
+  auto& st = self->state;
+  auto slash = path.find('/');
+  auto id = path.substr(0, slash);
+  auto index = find_child(st, id);
+  if (!index)
+    return make_error(errc::unknown_child, "supervisor " + st.cfg.name
+                                             + " has no child '" + id + "'");
+  auto& child = st.children[*index];
+  if (!child.handle)
+    return make_error(errc::unavailable, "child " + st.cfg.name + "/" + id
+                                           + " is not running");
+  if (slash != std::string::npos) {
+    if (!child.spec.supervisor)
+      return make_error(errc::unknown_child, st.cfg.name + "/" + id
+                                               + " has no children");
+    self->delegate(child.handle, crash_atom::value, path.substr(slash + 1));
+    return caf::delegated<bool>{};
+  }
+  if (child.spec.supervisor)
+    return make_error(errc::conflict,
+                      st.cfg.name + "/" + id
+                        + " is a supervisor: crash one of its children");
+  logger()->warn("injecting a fault supervisor={} child={}", st.cfg.name, id);
+  caf::anon_send(child.handle, crash_atom::value);
+  return true;
+}
+
+caf::result<caf::actor> add_dynamic(supervisor_ptr self,
+                                    const std::string& kind,
+                                    const std::string& id) {
+  auto& st = self->state;
+  auto maker = st.cfg.templates.find(kind);
+  if (maker == st.cfg.templates.end())
+    return make_error(errc::unknown_child, "supervisor " + st.cfg.name
+                                             + " has no template '" + kind
+                                             + "'");
+  if (find_child(st, id))
+    return make_error(errc::conflict, "supervisor " + st.cfg.name
+                                        + " already has a child '" + id + "'");
+  if (st.mode == phase::stopping)
+    return make_error(errc::unavailable, "supervisor " + st.cfg.name
+                                           + " is stopping");
+  auto spec = maker->second(id);
+  spec.id = id;
+  auto handle = spec.start(self->system());
+  if (!handle) {
+    logger()->error("dynamic child failed to start supervisor={} child={} "
+                    "error={}",
+                    st.cfg.name, id, caf::to_string(handle.error()));
+    return std::move(handle.error());
+  }
+  child_slot slot;
+  slot.spec = std::move(spec);
+  slot.handle = *handle;
+  slot.dynamic = true;
+  self->monitor(slot.handle);
+  tell_front(slot);
+  st.children.push_back(std::move(slot));
+  logger()->info("started dynamic child supervisor={} child={} kind={}",
+                 st.cfg.name, id, kind);
+  return *handle;
+}
+
+caf::result<bool> delete_dynamic(supervisor_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto index = find_child(st, id);
+  if (!index || !st.children[*index].dynamic)
+    return make_error(errc::unknown_child, "supervisor " + st.cfg.name
+                                             + " has no dynamic child '" + id
+                                             + "'");
+  if (st.mode != phase::running)
+    return make_error(errc::unavailable, "supervisor " + st.cfg.name
+                                           + " is busy restarting; retry");
+  auto& child = st.children[*index];
+  child.removed = true;
+  logger()->info("deleting dynamic child supervisor={} child={}", st.cfg.name,
+                 id);
+  if (!child.handle)
+    return true;
+  // The stop machinery of a restart, with nothing to start afterwards.
+  st.delay = std::chrono::milliseconds{0};
+  st.to_start.clear();
+  st.to_stop.assign(1, *index);
+  st.mode = phase::restarting;
+  stop_next(self);
+  return true;
+}
+
 caf::behavior supervisor(supervisor_ptr self, supervisor_config cfg,
                          std::vector<child_slot> children) {
   self->state.cfg = std::move(cfg);
   self->state.children = std::move(children);
-  for (auto& child : self->state.children)
+  for (auto& child : self->state.children) {
     self->monitor(child.handle);
+    tell_front(child);
+  }
+  // A bug in the supervisor itself: its children must not outlive it, or its
+  // restart would run two of each.
+  self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& ex) {
+      what = ex.what();
+    } catch (...) {
+      // keep the default text
+    }
+    logger()->error("supervisor failed, killing its children supervisor={} "
+                    "error=\"{}\"",
+                    self->state.cfg.name, what);
+    for (auto& child : self->state.children)
+      if (child.handle)
+        self->send_exit(child.handle, caf::exit_reason::kill);
+    return caf::make_error(caf::sec::runtime_error, what);
+  });
   self->set_down_handler(
     [self](const caf::down_msg& msg) { on_child_down(self, msg); });
   self->set_exit_handler([self](const caf::exit_msg& msg) {
@@ -347,18 +562,30 @@ caf::behavior supervisor(supervisor_ptr self, supervisor_config cfg,
     },
     [self](caf::get_atom, const std::string& id) -> caf::result<caf::actor> {
       auto& st = self->state;
-      auto i = std::find_if(st.children.begin(), st.children.end(),
-                            [&id](const child_slot& x) {
-                              return x.spec.id == id;
-                            });
-      if (i == st.children.end())
+      auto index = find_child(st, id);
+      if (!index)
         return make_error(errc::unavailable,
                           "supervisor " + st.cfg.name + " has no child " + id);
-      if (!i->handle)
+      auto& child = st.children[*index];
+      if (!child.handle)
         return make_error(errc::unavailable, "child " + id + " of supervisor "
                                                + st.cfg.name
                                                + " is not running");
-      return i->handle;
+      return child.handle;
+    },
+    [self](fetch_atom, status_atom) { return report(self); },
+    [self](crash_atom, const std::string& path) {
+      return inject_fault(self, path);
+    },
+    [self](crash_atom) -> caf::result<bool> {
+      throw std::runtime_error("injected fault in supervisor "
+                               + self->state.cfg.name);
+    },
+    [self](caf::add_atom, const std::string& kind, const std::string& id) {
+      return add_dynamic(self, kind, id);
+    },
+    [self](caf::delete_atom, const std::string& id) {
+      return delete_dynamic(self, id);
     },
   };
 }
@@ -386,7 +613,10 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
       return handle.error();
     }
     logger()->info("started child supervisor={} child={}", cfg.name, spec.id);
-    started.push_back({std::move(spec), std::move(*handle), {}});
+    child_slot slot;
+    slot.spec = std::move(spec);
+    slot.handle = std::move(*handle);
+    started.push_back(std::move(slot));
   }
   logger()->info("started supervisor={} strategy={} max_restarts={} "
                  "max_seconds={} children={}",

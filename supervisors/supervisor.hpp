@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,7 +38,16 @@ struct child_spec {
   /// How long this child may take to stop before it is killed; zero kills it
   /// at once. Unset: the supervisor's `shutdown_timeout`.
   std::optional<std::chrono::milliseconds> shutdown = std::nullopt;
+  /// If set, told each new incarnation's handle (see supervisors/front.hpp),
+  /// so that the rest of the node reaches the child through it.
+  caf::actor front = caf::actor{};
+  /// The child is a supervisor: its own children appear in reports, and
+  /// fault injection can reach them.
+  bool supervisor = false;
 };
+
+/// Makes the spec of a dynamic child from its id (OTP's simple_one_for_one).
+using child_template = std::function<child_spec(const std::string& id)>;
 
 /// Settings of a supervisor. The defaults keep the first version's behaviour:
 /// one_for_all with no restarts, so the first failure escalates at once.
@@ -59,6 +69,9 @@ struct supervisor_config {
   std::chrono::milliseconds backoff_initial{0};
   std::chrono::milliseconds backoff_max{0};
   double backoff_jitter = 0.0;
+  /// Kinds of dynamic children: `(caf::add_atom, kind, id)` starts one from
+  /// its template after the static children; it is then supervised like them.
+  std::map<std::string, child_template> templates;
 };
 
 /// Starts `children` in order and a supervisor actor that watches them
@@ -80,7 +93,16 @@ struct supervisor_config {
 /// Lookup: a restarted child has a new handle, so ask the supervisor for the
 /// current one: `(caf::get_atom, std::string id) -> caf::actor`; it answers
 /// `errc::unavailable` for an unknown id or a child that is not running
-/// (stopped, restarting or waiting for its backoff).
+/// (stopped, restarting or waiting for its backoff). A child started with a
+/// `front` is better reached through it.
+///
+/// Other messages (see messages/supervision.hpp): `(fetch_atom, status_atom)
+/// -> supervision_report` for the subtree; `(crash_atom, std::string path)
+/// -> bool` sends `crash_atom` to the child at `path` ("scheduler",
+/// "core/scheduler"), which then fails as a bug would; `(caf::add_atom,
+/// std::string kind, std::string id) -> caf::actor` starts a dynamic child;
+/// `(caf::delete_atom, std::string id) -> bool` stops a dynamic child for
+/// good. Every start, exit, restart and escalation is logged.
 caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
                                            supervisor_config cfg,
                                            std::vector<child_spec> children);

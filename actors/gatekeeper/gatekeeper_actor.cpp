@@ -1,5 +1,6 @@
 #include "actors/gatekeeper/gatekeeper_actor.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,6 +24,8 @@ namespace conveyor {
 namespace {
 
 // -- helpers ------------------------------------------------------------------
+
+using recover_atom = caf::atom_constant<caf::atom("recover")>;
 
 std::shared_ptr<spdlog::logger> gatekeeper_logger() {
   static const char* name = "gatekeeper";
@@ -59,11 +62,22 @@ struct gatekeeper_state {
   // kept for the next request (not thread-safe either).
   repository_cache repos;
   plan_cache plans;
+  /// Requests whose build is being stored, by key: answered with an error if
+  /// the gatekeeper fails, so that their senders can ask again at once (the
+  /// store makes one build per request id, however often it is asked).
+  std::map<uint64_t, caf::typed_response_promise<build_record>> owed;
+  uint64_t next_owed = 1;
 
   static inline const char* name = "gatekeeper";
 };
 
-using gatekeeper_pointer = gatekeeper_actor::stateful_pointer<gatekeeper_state>;
+/// The gatekeeper as spawned: its interface plus recovery and fault injection.
+using gatekeeper_impl
+  = gatekeeper_actor::extend<caf::reacts_to<recover_atom>,
+                             caf::reacts_to<crash_atom>>;
+using gatekeeper_pointer = gatekeeper_impl::stateful_pointer<gatekeeper_state>;
+
+constexpr auto recovery_retry = std::chrono::seconds(1);
 
 // -- planning -----------------------------------------------------------------
 
@@ -77,12 +91,22 @@ build_record plan(gatekeeper_state& st, const resolved_request& x) {
 // -- event handlers -----------------------------------------------------------
 
 void store_build(gatekeeper_pointer self, build_record build,
-                 caf::typed_response_promise<build_record> rp) {
+                 caf::typed_response_promise<build_record> promise) {
   auto& st = self->state;
+  auto key = st.next_owed++;
+  st.owed.emplace(key, promise);
+  // Answers once, unless the gatekeeper's failure answered already.
+  auto answer = [self, key](auto&& x) {
+    auto& owed = self->state.owed;
+    if (auto i = owed.find(key); i != owed.end()) {
+      i->second.deliver(std::forward<decltype(x)>(x));
+      owed.erase(i);
+    }
+  };
   auto request_id = build.request.request_id;
   if (!st.store) {
     st.log->error("no store request_id={}", request_id);
-    rp.deliver(make_error(errc::store_failure, "the gatekeeper has no store"));
+    answer(make_error(errc::store_failure, "the gatekeeper has no store"));
     return;
   }
   auto timeout = st.cfg.store_timeout.count() > 0
@@ -90,7 +114,7 @@ void store_build(gatekeeper_pointer self, build_record build,
                    : caf::duration{caf::infinite};
   self->request(st.store, timeout, create_atom::value, std::move(build))
     .then(
-      [self, rp](build_record& stored) mutable {
+      [self, answer](build_record& stored) mutable {
         auto& st = self->state;
         st.log->info("build stored request_id={} build_id={} number={} "
                      "state={} jobs={}",
@@ -98,12 +122,12 @@ void store_build(gatekeeper_pointer self, build_record build,
                      to_string(stored.state), stored.jobs.size());
         if (stored.state != build_state::errored && st.scheduler)
           caf::anon_send(st.scheduler, enqueue_atom::value, stored);
-        rp.deliver(std::move(stored));
+        answer(std::move(stored));
       },
-      [self, rp, request_id](caf::error& err) mutable {
+      [self, answer, request_id](caf::error& err) mutable {
         self->state.log->error("store failed request_id={} error=\"{}\"",
                                request_id, describe(err));
-        rp.deliver(std::move(err));
+        answer(std::move(err));
       });
 }
 
@@ -139,7 +163,44 @@ caf::result<build_record> on_request(gatekeeper_pointer self,
   return rp;
 }
 
-gatekeeper_actor::behavior_type
+// A build stored by a predecessor that failed before handing it on (or whose
+// scheduler failed before taking it) is handed to the scheduler again: it
+// ignores builds it already has.
+void recover(gatekeeper_pointer self) {
+  auto& st = self->state;
+  if (!st.store || !st.scheduler)
+    return;
+  self->request(st.store, std::chrono::seconds(30), fetch_atom::value,
+                unfinished_atom::value)
+    .then(
+      [self](const std::vector<build_record>& builds) {
+        auto& st = self->state;
+        size_t handed = 0;
+        for (auto& build : builds)
+          if (build.state == build_state::created) {
+            caf::anon_send(st.scheduler, enqueue_atom::value, build);
+            ++handed;
+          }
+        st.log->info("recovered builds_handed_to_scheduler={}", handed);
+      },
+      [self](const caf::error& err) {
+        self->state.log->error("recovery failed, retrying error=\"{}\"",
+                               describe(err));
+        self->delayed_send(self, recovery_retry, recover_atom::value);
+      });
+}
+
+std::string describe_exception(const std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+gatekeeper_impl::behavior_type
 gatekeeper(gatekeeper_pointer self, gatekeeper_config cfg, store_actor store,
            scheduler_actor scheduler) {
   auto& st = self->state;
@@ -147,10 +208,24 @@ gatekeeper(gatekeeper_pointer self, gatekeeper_config cfg, store_actor store,
   st.store = std::move(store);
   st.scheduler = std::move(scheduler);
   st.log = gatekeeper_logger();
+  self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
+    auto what = describe_exception(eptr);
+    auto& st = self->state;
+    st.log->error("failing error=\"{}\" requests_in_flight={}", what,
+                  st.owed.size());
+    for (auto& [key, rp] : st.owed)
+      rp.deliver(make_error(errc::unavailable,
+                            "the gatekeeper failed; ask again"));
+    st.owed.clear();
+    return caf::make_error(caf::sec::runtime_error, what);
+  });
+  recover(self);
   return {
     [self](build_request& x) -> caf::result<build_record> {
       return on_request(self, std::move(x));
     },
+    [self](recover_atom) { recover(self); },
+    [](crash_atom) { throw std::runtime_error("injected fault in gatekeeper"); },
   };
 }
 
@@ -159,8 +234,9 @@ gatekeeper(gatekeeper_pointer self, gatekeeper_config cfg, store_actor store,
 gatekeeper_actor spawn_gatekeeper(caf::actor_system& sys, gatekeeper_config cfg,
                                   store_actor store,
                                   scheduler_actor scheduler) {
-  return sys.spawn<caf::detached>(gatekeeper, std::move(cfg), std::move(store),
-                                  std::move(scheduler));
+  return caf::actor_cast<gatekeeper_actor>(
+    sys.spawn<caf::detached>(gatekeeper, std::move(cfg), std::move(store),
+                             std::move(scheduler)));
 }
 
 } // namespace conveyor

@@ -43,6 +43,7 @@ std::shared_ptr<spdlog::logger> logger() {
 }
 
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using recover_atom = caf::atom_constant<caf::atom("recover")>;
 
 struct sequencer_counters {
   double parts_received = 0;
@@ -54,12 +55,18 @@ struct sequencer_counters {
   double write_failures = 0;
 };
 
+/// The answer a worker waits for: its part is stored.
+using ack = caf::typed_response_promise<bool>;
+
 struct sequencer_state {
   static inline const char* name = "log_sequencer";
 
   store_actor store;
+  bool recovered = false; ///< the open logs of a predecessor are resumed
   std::map<log_key, reorder_buffer> logs;
   std::vector<log_part> unsaved;
+  std::vector<ack> unsaved_acks;  ///< answers owed for `unsaved`
+  std::vector<ack> writing_acks;  ///< answers owed for the batch in flight
   bool writing = false;
   std::vector<log_listener_actor> listeners;          ///< of every log
   std::map<log_key, std::vector<log_listener_actor>> followers; ///< of one
@@ -115,7 +122,8 @@ struct sequencer_state {
 // The flush message is local only, so the actor's public interface stays the
 // one in messages/; the extended type is what the actor really is.
 using sequencer_impl = log_sequencer_actor::extend<
-  caf::reacts_to<flush_atom>, caf::reacts_to<complete_atom, int64_t, int32_t>>;
+  caf::reacts_to<flush_atom>, caf::reacts_to<complete_atom, int64_t, int32_t>,
+  caf::reacts_to<recover_atom>, caf::reacts_to<crash_atom>>;
 using sequencer_ptr = sequencer_impl::stateful_pointer<sequencer_state>;
 
 // Has the store aggregate a complete log; retried until it succeeds (the
@@ -168,7 +176,9 @@ void release(sequencer_ptr self, std::vector<log_part> stored) {
 
 void write_batch(sequencer_ptr self) {
   auto& st = self->state;
-  if (st.writing)
+  // Until the open logs are resumed, parts wait: released now, they would
+  // open logs at number 0 whose start is in the store already.
+  if (st.writing || !st.recovered)
     return;
   if (st.unsaved.empty()) {
     if (st.stopping)
@@ -178,18 +188,27 @@ void write_batch(sequencer_ptr self) {
   std::vector<log_part> batch;
   if (st.unsaved.size() <= max_batch) {
     batch.swap(st.unsaved);
+    st.writing_acks.swap(st.unsaved_acks);
   } else {
     auto split = st.unsaved.begin() + max_batch;
     batch.assign(std::make_move_iterator(st.unsaved.begin()),
                  std::make_move_iterator(split));
     st.unsaved.erase(st.unsaved.begin(), split);
+    auto acks_split = st.unsaved_acks.begin() + max_batch;
+    st.writing_acks.assign(std::make_move_iterator(st.unsaved_acks.begin()),
+                           std::make_move_iterator(acks_split));
+    st.unsaved_acks.erase(st.unsaved_acks.begin(), acks_split);
   }
   st.writing = true;
   st.counters.write_batches += 1;
   self->request(st.store, store_timeout, batch)
     .then(
       [self, batch](int64_t) mutable {
-        self->state.writing = false;
+        auto& st = self->state;
+        st.writing = false;
+        for (auto& x : st.writing_acks)
+          x.deliver(true);
+        st.writing_acks.clear();
         release(self, std::move(batch));
         write_batch(self);
       },
@@ -202,7 +221,38 @@ void write_batch(sequencer_ptr self) {
         st.unsaved.insert(st.unsaved.begin(),
                           std::make_move_iterator(batch.begin()),
                           std::make_move_iterator(batch.end()));
+        st.unsaved_acks.insert(st.unsaved_acks.begin(),
+                               std::make_move_iterator(st.writing_acks.begin()),
+                               std::make_move_iterator(st.writing_acks.end()));
+        st.writing_acks.clear();
         self->delayed_send(self, retry_delay, flush_atom::value);
+      });
+}
+
+// Resumes the logs a predecessor left open (what the store holds of them),
+// completes those that are whole, then lets the waiting parts through.
+void recover(sequencer_ptr self) {
+  self->request(self->state.store, store_timeout, fetch_atom::value,
+                log_atom::value, unfinished_atom::value)
+    .then(
+      [self](const std::vector<log_progress>& open) {
+        auto& st = self->state;
+        for (auto& log : open) {
+          log_key key{log.job_id, log.attempt};
+          auto& buffer = st.logs[key];
+          buffer.resume(log.stored, log.final_number);
+          if (buffer.complete())
+            finish_log(self, key);
+        }
+        st.recovered = true;
+        logger()->info("resumed open_logs={} waiting_parts={}", open.size(),
+                       st.unsaved.size());
+        write_batch(self);
+      },
+      [self](const caf::error& err) {
+        logger()->error("resuming open logs failed, retrying error={}",
+                        describe(err));
+        self->delayed_send(self, retry_delay, recover_atom::value);
       });
 }
 
@@ -244,32 +294,67 @@ sequencer_impl::behavior_type sequencer(sequencer_ptr self, store_actor store) {
   self->set_down_handler([self](const caf::down_msg& msg) {
     self->state.forget_listener(msg.source);
   });
+  // Whatever kills it, the workers waiting for their parts to be stored are
+  // answered, so that they send them again to its successor at once.
+  self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& ex) {
+      what = ex.what();
+    } catch (...) {
+      // keep the default text
+    }
+    auto& st = self->state;
+    logger()->error("failing error=\"{}\" unstored_parts={}", what,
+                    st.unsaved_acks.size() + st.writing_acks.size());
+    auto err = make_error(errc::unavailable, "the log sequencer failed");
+    for (auto* acks : {&st.unsaved_acks, &st.writing_acks})
+      for (auto& x : *acks)
+        x.deliver(err);
+    st.unsaved_acks.clear();
+    st.writing_acks.clear();
+    return caf::make_error(caf::sec::runtime_error, what);
+  });
   // Asked to stop, it first stores the parts it holds: nothing half-written.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
     if (msg.reason == caf::exit_reason::kill) {
       self->quit(msg.reason);
       return;
     }
+    auto& st = self->state;
+    if (!st.recovered) {
+      // Nothing can be stored yet: the workers send their parts again.
+      for (auto& x : st.unsaved_acks)
+        x.deliver(make_error(errc::unavailable, "the log sequencer stopped"));
+      st.unsaved_acks.clear();
+      self->quit(msg.reason);
+      return;
+    }
     logger()->info("stopping after storing {} pending parts",
-                   self->state.unsaved.size());
-    self->state.stopping = msg.reason;
+                   st.unsaved.size());
+    st.stopping = msg.reason;
     write_batch(self);
   });
+  recover(self);
   return {
-    [self](log_part& part) {
+    [self](log_part& part) -> caf::result<bool> {
       auto& st = self->state;
       st.counters.parts_received += 1;
       st.counters.bytes_received += static_cast<double>(part.content.size());
       if (st.is_finished({part.job_id, part.attempt})) {
         st.counters.parts_dropped += 1;
-        return;
+        return true;
       }
       st.unsaved.push_back(std::move(part));
+      st.unsaved_acks.push_back(self->make_response_promise<bool>());
       write_batch(self);
+      return st.unsaved_acks.back();
     },
     [self](subscribe_atom, log_listener_actor& listener) {
       self->monitor(listener);
       self->state.listeners.push_back(std::move(listener));
+      return true;
     },
     [self](subscribe_atom, log_atom, int64_t job_id, int32_t attempt,
            log_listener_actor& listener) -> int32_t {
@@ -287,6 +372,10 @@ sequencer_impl::behavior_type sequencer(sequencer_ptr self, store_actor store) {
     [self](complete_atom, int64_t job_id, int32_t attempt) {
       complete_log(self, {job_id, attempt});
     },
+    [self](recover_atom) { recover(self); },
+    [](crash_atom) {
+      throw std::runtime_error("injected fault in log sequencer");
+    },
   };
 }
 
@@ -294,7 +383,8 @@ sequencer_impl::behavior_type sequencer(sequencer_ptr self, store_actor store) {
 
 log_sequencer_actor spawn_log_sequencer(caf::actor_system& sys,
                                         store_actor store) {
-  return sys.spawn(sequencer, std::move(store));
+  return caf::actor_cast<log_sequencer_actor>(
+    sys.spawn(sequencer, std::move(store)));
 }
 
 } // namespace conveyor

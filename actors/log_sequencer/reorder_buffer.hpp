@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "messages/log.hpp"
@@ -17,6 +18,11 @@ public:
   /// Takes a part and returns the parts that are now in order (maybe none).
   /// Duplicates and parts past the final one are dropped (see `dropped`).
   std::vector<log_part> push(log_part part);
+
+  /// Resumes a log from what an earlier sequencer stored: `stored` part
+  /// numbers count as released already (they are never released again) and
+  /// `final_number` (-1: unknown) as the final part. Call it on a new buffer.
+  void resume(const std::vector<int32_t>& stored, int32_t final_number);
 
   /// True once the final part and every part before it have been released.
   bool complete() const {
@@ -39,9 +45,13 @@ public:
   }
 
 private:
+  // Moves past every number that is stored or waiting, releasing the latter.
+  void advance(std::vector<log_part>& ready);
+
   int32_t next_ = 0;
   std::optional<int32_t> final_number_;
   std::map<int32_t, log_part> waiting_;
+  std::set<int32_t> stored_ahead_; ///< stored by a predecessor, past next_
   size_t dropped_ = 0;
 };
 

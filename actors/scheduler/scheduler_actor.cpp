@@ -40,6 +40,16 @@ int64_t now_ms() {
 }
 
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
+
+std::string describe_exception(const std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
 /// A transition the store failed to write is tried again after this (the
@@ -71,6 +81,10 @@ struct scheduler_state {
   scheduler_config cfg;
   store_actor store;
   bool recovered = false;
+  /// Workers' reports waiting for their transition to be stored, by key: the
+  /// answer is the worker's cue to stop repeating it.
+  std::map<uint64_t, caf::typed_response_promise<bool>> owed;
+  uint64_t next_owed = 1;
   bool draining = false;
   job_queue queue;
   std::map<int64_t, tracked_job> jobs;
@@ -113,8 +127,10 @@ struct scheduler_state {
 // Handles the scheduler's own (local) recovery message besides its interface.
 using scheduler_impl = scheduler_actor::extend<
   caf::reacts_to<recover_atom>,
-  caf::reacts_to<retry_atom, job_state_changed, bool>,
-  caf::reacts_to<retry_atom, build_state_changed>>;
+  caf::reacts_to<retry_atom, job_state_changed, bool, uint64_t>,
+  caf::reacts_to<retry_atom, build_state_changed>,
+  caf::reacts_to<retry_atom, job_requeue>,
+  caf::reacts_to<crash_atom>>;
 using scheduler_ptr = scheduler_impl::stateful_pointer<scheduler_state>;
 
 template <class Event>
@@ -140,7 +156,8 @@ std::optional<job_spec> next_runnable(scheduler_state& st) {
 
 void dispatch(scheduler_ptr self) {
   auto& st = self->state;
-  if (st.draining)
+  // Before recovery, a slot may still run what it got from a predecessor.
+  if (st.draining || !st.recovered)
     return;
   for (size_t i = 0; i < st.slots.size() && st.queue.size() > 0; ++i) {
     auto& slot = st.slots[i];
@@ -255,14 +272,23 @@ void on_job_changed(scheduler_ptr self, const job_state_changed& event) {
   update_build(self, job.spec.build_id);
 }
 
+void answer_owed(scheduler_ptr self, uint64_t key, bool applied) {
+  auto& owed = self->state.owed;
+  if (auto i = owed.find(key); i != owed.end()) {
+    i->second.deliver(applied);
+    owed.erase(i);
+  }
+}
+
 // Stores a transition, then acts on it. Only the end of a run that a worker
-// reports frees that worker's slot.
+// reports frees that worker's slot. `owed`: the worker's report to answer.
 void persist_job(scheduler_ptr self, job_state_changed event,
-                 bool from_worker = false) {
+                 bool from_worker = false, uint64_t owed = 0) {
   auto frees_slot = from_worker && is_terminal(event.state);
   self->request(self->state.store, store_timeout, event)
     .then(
-      [self, event, frees_slot](bool applied) {
+      [self, event, frees_slot, owed](bool applied) {
+        answer_owed(self, owed, applied);
         if (frees_slot)
           free_slot_of(self, event.job_id, event.attempt);
         if (applied) {
@@ -273,12 +299,12 @@ void persist_job(scheduler_ptr self, job_state_changed event,
         logger()->debug("ignoring stale news job_id={} attempt={} state={}",
                         event.job_id, event.attempt, to_string(event.state));
       },
-      [self, event, from_worker](const caf::error& err) {
+      [self, event, from_worker, owed](const caf::error& err) {
         logger()->error("storing job state failed, retrying job_id={} state={} "
                         "error={}",
                         event.job_id, to_string(event.state), describe(err));
         self->delayed_send(self, store_retry, retry_atom::value, event,
-                           from_worker);
+                           from_worker, owed);
       });
 }
 
@@ -301,6 +327,17 @@ void on_requeued(scheduler_ptr self, const job_record& job) {
   dispatch(self);
 }
 
+// Requeues are idempotent (a stale one changes nothing): retried until stored.
+void send_requeue(scheduler_ptr self, job_requeue cmd) {
+  self->request(self->state.store, store_timeout, cmd)
+    .then([self](const job_record& job) { on_requeued(self, job); },
+          [self, cmd](const caf::error& err) {
+            logger()->error("requeue failed, retrying job_id={} error={}",
+                            cmd.job_id, describe(err));
+            self->delayed_send(self, store_retry, retry_atom::value, cmd);
+          });
+}
+
 // A run that was in flight when the node stopped is lost: a new attempt, or
 // an error once the attempts are used up.
 void requeue(scheduler_ptr self, const job_spec& spec, std::string reason) {
@@ -311,13 +348,15 @@ void requeue(scheduler_ptr self, const job_spec& spec, std::string reason) {
                              + std::to_string(spec.attempt) + " attempts"});
     return;
   }
-  job_requeue cmd{spec.job_id, spec.attempt, now_ms(), std::move(reason)};
-  self->request(st.store, store_timeout, cmd)
-    .then([self](const job_record& job) { on_requeued(self, job); },
-          [cmd](const caf::error& err) {
-            logger()->error("requeue failed job_id={} error={}", cmd.job_id,
-                            describe(err));
-          });
+  send_requeue(self, {spec.job_id, spec.attempt, now_ms(), std::move(reason)});
+}
+
+bool held_by_slot(const scheduler_state& st, int64_t job_id, int32_t attempt) {
+  return std::any_of(st.slots.begin(), st.slots.end(),
+                     [job_id, attempt](const worker_slot& x) {
+                       return x.worker && x.job_id == job_id
+                              && x.attempt == attempt;
+                     });
 }
 
 // Tracks a stored build and moves each of its jobs on from where it stands.
@@ -335,6 +374,8 @@ void adopt(scheduler_ptr self, const build_record& build) {
         i != st.jobs.end() && !is_terminal(i->second.state))
       continue;
     st.jobs[id] = tracked_job{job.spec, job.state};
+    if (held_by_slot(st, id, job.spec.attempt))
+      continue; // its slot reports the rest
     switch (job.state) {
       case job_state::created:
         persist_job(self, {id, job.spec.attempt, job_state::queued, now_ms(),
@@ -355,7 +396,7 @@ void adopt(scheduler_ptr self, const build_record& build) {
   update_build(self, build.id);
 }
 
-void recover(scheduler_ptr self) {
+void recover_from_store(scheduler_ptr self) {
   self->request(self->state.store, store_timeout, fetch_atom::value,
                 unfinished_atom::value)
     .then(
@@ -367,11 +408,60 @@ void recover(scheduler_ptr self) {
         }
         self->state.recovered = true;
         logger()->info("recovered builds={} jobs={}", builds.size(), jobs);
+        dispatch(self);
       },
       [self](const caf::error& err) {
         logger()->error("recovery failed, retrying error={}", describe(err));
         self->delayed_send(self, recovery_retry, recover_atom::value);
       });
+}
+
+void add_slot(scheduler_ptr self, worker_actor worker) {
+  auto& st = self->state;
+  for (auto& slot : st.slots)
+    if (slot.worker == worker)
+      return;
+  self->monitor(worker);
+  st.slots.push_back({std::move(worker), std::nullopt, 0});
+}
+
+// Asks every known slot what it holds (a slot that does not answer is taken
+// as free: its runs are requeued), then recovers from the store.
+void recover(scheduler_ptr self) {
+  auto& st = self->state;
+  auto workers = std::move(st.cfg.workers);
+  st.cfg.workers.clear();
+  if (workers.empty()) {
+    recover_from_store(self);
+    return;
+  }
+  auto pending = std::make_shared<size_t>(workers.size());
+  for (auto& worker : workers) {
+    add_slot(self, worker);
+    auto done = [self, pending] {
+      if (--*pending == 0)
+        recover_from_store(self);
+    };
+    self->request(worker, std::chrono::seconds(5), fetch_atom::value,
+                  status_atom::value)
+      .then(
+        [self, worker, done](const worker_status& status) {
+          if (status.busy)
+            for (auto& slot : self->state.slots)
+              if (slot.worker == worker) {
+                slot.job_id = status.job_id;
+                slot.attempt = status.attempt;
+                logger()->info("slot holds job_id={} attempt={}",
+                               status.job_id, status.attempt);
+              }
+          done();
+        },
+        [done](const caf::error& err) {
+          logger()->warn("a worker slot did not say what it holds error={}",
+                         describe(err));
+          done();
+        });
+  }
 }
 
 bool cancel_job(scheduler_ptr self, int64_t job_id, const std::string& why) {
@@ -475,6 +565,17 @@ scheduler_impl::behavior_type scheduler(scheduler_ptr self,
   self->state.cfg = cfg;
   self->state.store = std::move(store);
   self->set_down_handler([self](const caf::down_msg& msg) { on_down(self, msg); });
+  // Whatever kills it, the workers' reports it owes are answered, so that
+  // they send them again to its successor at once.
+  self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
+    auto err = caf::make_error(caf::sec::runtime_error, describe_exception(eptr));
+    logger()->error("failing error=\"{}\" owed_reports={}",
+                    describe_exception(eptr), self->state.owed.size());
+    for (auto& [key, rp] : self->state.owed)
+      rp.deliver(make_error(errc::unavailable, "the scheduler failed"));
+    self->state.owed.clear();
+    return err;
+  });
   recover(self);
   return {
     [self](enqueue_atom, const build_record& build) {
@@ -484,21 +585,26 @@ scheduler_impl::behavior_type scheduler(scheduler_ptr self,
                      build.request.request_id, build.id, build.jobs.size());
       adopt(self, build);
     },
-    [self](job_state_changed& event) {
-      auto i = self->state.jobs.find(event.job_id);
-      if (i != self->state.jobs.end() && is_terminal(event.state)
+    [self](job_state_changed& event) -> caf::result<bool> {
+      auto& st = self->state;
+      auto i = st.jobs.find(event.job_id);
+      if (i != st.jobs.end() && is_terminal(event.state)
           && i->second.spec.attempt == event.attempt)
         i->second.finishing = true;
-      persist_job(self, std::move(event), true);
+      auto key = st.next_owed++;
+      auto rp = self->make_response_promise<bool>();
+      st.owed.emplace(key, rp);
+      persist_job(self, std::move(event), true, key);
+      return rp;
     },
     [self](register_atom, worker_actor& worker) {
-      self->monitor(worker);
-      self->state.slots.push_back({std::move(worker), std::nullopt, 0});
+      add_slot(self, std::move(worker));
       dispatch(self);
     },
     [self](subscribe_atom, build_listener_actor& listener) {
       self->monitor(listener);
       self->state.listeners.push_back(std::move(listener));
+      return true;
     },
     [self](cancel_atom, build_atom, int64_t build_id) {
       auto i = self->state.builds.find(build_id);
@@ -530,12 +636,15 @@ scheduler_impl::behavior_type scheduler(scheduler_ptr self,
     [self](fetch_atom, status_atom) { return self->state.status(); },
     [self](fetch_atom, metrics_atom) { return self->state.metric_snapshot(); },
     [self](recover_atom) { recover(self); },
-    [self](retry_atom, job_state_changed& event, bool from_worker) {
-      persist_job(self, std::move(event), from_worker);
+    [self](retry_atom, job_state_changed& event, bool from_worker,
+           uint64_t owed) {
+      persist_job(self, std::move(event), from_worker, owed);
     },
     [self](retry_atom, build_state_changed& event) {
       persist_build(self, std::move(event));
     },
+    [self](retry_atom, job_requeue& cmd) { send_requeue(self, std::move(cmd)); },
+    [](crash_atom) { throw std::runtime_error("injected fault in scheduler"); },
   };
 }
 
@@ -543,7 +652,8 @@ scheduler_impl::behavior_type scheduler(scheduler_ptr self,
 
 scheduler_actor spawn_scheduler(caf::actor_system& sys, scheduler_config cfg,
                                 store_actor store) {
-  return sys.spawn(scheduler, cfg, std::move(store));
+  return caf::actor_cast<scheduler_actor>(
+    sys.spawn(scheduler, std::move(cfg), std::move(store)));
 }
 
 } // namespace conveyor

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <vector>
+
 #include <caf/fwd.hpp>
 
 #include "messages/scheduler.hpp"
@@ -12,11 +14,16 @@ struct scheduler_config {
   /// A job whose run is lost (its node restarted) is queued again as a new
   /// attempt, up to this many attempts in all; then it is errored.
   int32_t max_attempts = 3;
+  /// Worker slots already running (a restarted scheduler's predecessor had
+  /// them): each is asked what it holds before any run is declared lost.
+  std::vector<worker_actor> workers;
 };
 
-/// Spawns the scheduler. It first rebuilds its state from the store: created
-/// jobs are queued, queued ones wait again, and runs that were in flight when
-/// the node stopped are lost and queued again as a new attempt. Then it queues
+/// Spawns the scheduler. It first asks the worker slots of `cfg.workers`
+/// what they run, then rebuilds its state from the store: created jobs are
+/// queued, queued ones wait again, runs a slot still holds go on there, and
+/// the other runs in flight are lost and queued again as a new attempt. It
+/// hands out no job before that is done. Then it queues
 /// the jobs of the builds it is given, hands them to free worker slots, stores
 /// every transition a worker reports before it acts on it, derives each
 /// build's state from its jobs (allow_failures and fast_finish included) and

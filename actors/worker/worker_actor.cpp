@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -13,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/worker/job_runner.hpp"
+#include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 
 namespace conveyor {
@@ -58,13 +61,24 @@ struct running_job {
   std::thread thread;
 };
 
+/// The worker as spawned: its interface, plus the news of its job thread
+/// (events and log parts it then reports, and repeats until answered) and
+/// fault injection.
+using worker_impl = worker_actor::extend<caf::reacts_to<job_state_changed>,
+                                         caf::reacts_to<log_part>,
+                                         caf::reacts_to<crash_atom>>;
+
+/// How long a report may go unanswered before it is sent again, and the pause
+/// before a report that failed (its receiver restarting) is sent again.
+constexpr auto report_timeout = std::chrono::seconds(30);
+constexpr auto report_retry = std::chrono::milliseconds(100);
+
 // What the job thread needs; copies, so it never touches the actor's state.
 struct attempt_context {
   job_spec spec;
   job_runner_config runner;
   std::string worker;
-  scheduler_actor scheduler;
-  log_sequencer_actor sequencer;
+  worker_impl self; ///< the worker, which reports for the thread
   std::shared_ptr<spdlog::logger> log;
 };
 
@@ -74,10 +88,10 @@ void run_attempt(running_job* job, const attempt_context& ctx) {
   cb.on_started = [&ctx, &spec] {
     ctx.log->info("worker={} request_id={} job_id={} attempt={} event=started",
                   ctx.worker, spec.request_id, spec.job_id, spec.attempt);
-    caf::anon_send(ctx.scheduler, make_event(spec, job_state::started));
+    caf::anon_send(ctx.self, make_event(spec, job_state::started));
   };
   cb.on_part = [&ctx](log_part part) {
-    caf::anon_send(ctx.sequencer, std::move(part));
+    caf::anon_send(ctx.self, std::move(part));
   };
   auto out = run_job(spec, ctx.runner, job->cancel, cb);
   if (out.state == job_state::canceled && job->stopping.load())
@@ -89,18 +103,25 @@ void run_attempt(running_job* job, const attempt_context& ctx) {
   // Free before the news goes out: the scheduler may assign the next job as
   // soon as it hears of this one.
   job->done.store(true);
-  caf::anon_send(ctx.scheduler, make_event(spec, out.state, out.exit_code,
-                                           std::move(out.reason)));
+  caf::anon_send(ctx.self, make_event(spec, out.state, out.exit_code,
+                                      std::move(out.reason)));
 }
+
+using worker_ptr = worker_impl::stateful_pointer<struct worker_state>;
 
 struct worker_state {
   static inline const char* name = "worker";
 
+  worker_ptr self = nullptr;
   worker_config cfg;
   scheduler_actor scheduler;
   log_sequencer_actor sequencer;
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<running_job> job;
+  /// Reports not answered yet, by attempt: the slot is not free before the
+  /// scheduler has the end of its last attempt.
+  std::map<std::pair<int64_t, int32_t>, size_t> unanswered;
+  std::optional<caf::error> stopping; ///< quits once all is reported
 
   worker_state() = default;
   worker_state(const worker_state&) = delete;
@@ -120,6 +141,45 @@ struct worker_state {
 
   bool busy() const {
     return job && !job->done.load();
+  }
+
+  worker_status status() const {
+    if (busy())
+      return {true, job->job_id, job->attempt};
+    if (!unanswered.empty())
+      return {true, unanswered.begin()->first.first,
+              unanswered.begin()->first.second};
+    return {};
+  }
+
+  // A report is a request repeated until it is answered: the scheduler or
+  // the sequencer may be restarting (their fronts hold it meanwhile). The
+  // store's state machine drops an event that arrives late.
+  template <class Handle, class Message>
+  void report(const Handle& to, Message msg) {
+    std::pair<int64_t, int32_t> key{msg.job_id, msg.attempt};
+    unanswered[key] += 1;
+    self->request(to, report_timeout, msg)
+      .then(
+        [this, key](bool) { answered(key); },
+        [this, key, msg](const caf::error& err) {
+          log->debug("worker={} job_id={} attempt={} event=report_retry "
+                     "error=\"{}\"",
+                     cfg.name, key.first, key.second, caf::to_string(err));
+          answered(key);
+          self->delayed_send(self, report_retry, msg);
+        });
+  }
+
+  void answered(const std::pair<int64_t, int32_t>& key) {
+    if (auto i = unanswered.find(key); i != unanswered.end() && --i->second == 0)
+      unanswered.erase(i);
+    quit_if_done();
+  }
+
+  void quit_if_done() {
+    if (stopping && !busy() && unanswered.empty())
+      self->quit(*stopping);
   }
 
   void reap() {
@@ -153,13 +213,13 @@ struct worker_state {
     reap(); // the previous thread only has its last message left to send
     log->info("worker={} request_id={} job_id={} attempt={} event=received",
               cfg.name, spec.request_id, spec.job_id, spec.attempt);
-    caf::anon_send(scheduler, make_event(spec, job_state::received));
+    report(scheduler, make_event(spec, job_state::received));
     job = std::make_unique<running_job>();
     job->job_id = spec.job_id;
     job->attempt = spec.attempt;
     job->request_id = spec.request_id;
     attempt_context ctx{std::move(spec), runner_config(), cfg.name,
-                        scheduler, sequencer, log};
+                        caf::actor_cast<worker_impl>(self), log};
     job->thread = std::thread{
       [ptr = job.get(), ctx = std::move(ctx)] { run_attempt(ptr, ctx); }};
   }
@@ -169,17 +229,15 @@ struct worker_state {
   void run_noop(const job_spec& spec) {
     log->debug("worker={} request_id={} job_id={} attempt={} event=noop_run",
                cfg.name, spec.request_id, spec.job_id, spec.attempt);
-    caf::anon_send(scheduler, make_event(spec, job_state::received));
+    report(scheduler, make_event(spec, job_state::received));
     job_callbacks cb;
     cb.on_started = [this, &spec] {
-      caf::anon_send(scheduler, make_event(spec, job_state::started));
+      report(scheduler, make_event(spec, job_state::started));
     };
-    cb.on_part = [this](log_part part) {
-      caf::anon_send(sequencer, std::move(part));
-    };
+    cb.on_part = [this](log_part part) { report(sequencer, std::move(part)); };
     auto out = run_noop_job(spec, cb);
-    caf::anon_send(scheduler, make_event(spec, out.state, out.exit_code,
-                                         std::move(out.reason)));
+    report(scheduler, make_event(spec, out.state, out.exit_code,
+                                 std::move(out.reason)));
   }
 
   void cancel(int64_t job_id, int32_t attempt) {
@@ -202,11 +260,11 @@ struct worker_state {
   }
 };
 
-worker_actor::behavior_type
-worker_behavior(worker_actor::stateful_pointer<worker_state> self,
-                worker_config cfg, scheduler_actor scheduler,
+worker_impl::behavior_type
+worker_behavior(worker_ptr self, worker_config cfg, scheduler_actor scheduler,
                 log_sequencer_actor sequencer) {
   auto& st = self->state;
+  st.self = self;
   st.cfg = std::move(cfg);
   st.scheduler = std::move(scheduler);
   st.sequencer = std::move(sequencer);
@@ -214,10 +272,41 @@ worker_behavior(worker_actor::stateful_pointer<worker_state> self,
   st.log->info("worker={} event=up workspace_root={} noop_executor={}",
                st.cfg.name, st.cfg.workspace_root.string(),
                st.cfg.noop_executor);
+  // Asked to stop, it cancels its attempt and quits once the attempt's end
+  // and its log are reported (or is killed by its supervisor's timeout).
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    auto& st = self->state;
+    if (msg.reason == caf::exit_reason::kill) {
+      self->quit(msg.reason);
+      return;
+    }
+    st.stopping = msg.reason;
+    if (st.busy()) {
+      st.job->stopping.store(true);
+      st.job->cancel.store(true);
+    }
+    st.quit_if_done();
+  });
   return {
     [self](run_atom, job_spec& spec) { self->state.run(std::move(spec)); },
     [self](cancel_atom, int64_t job_id, int32_t attempt) {
       self->state.cancel(job_id, attempt);
+    },
+    [self](fetch_atom, status_atom) { return self->state.status(); },
+    [self](job_state_changed& event) {
+      auto& st = self->state;
+      if (is_terminal(event.state) && st.job && st.job->job_id == event.job_id
+          && st.job->attempt == event.attempt)
+        st.reap();
+      st.report(st.scheduler, std::move(event));
+    },
+    [self](log_part& part) {
+      auto& st = self->state;
+      st.report(st.sequencer, std::move(part));
+    },
+    [self](crash_atom) {
+      throw std::runtime_error("injected fault in worker "
+                               + self->state.cfg.name);
     },
   };
 }
@@ -227,8 +316,10 @@ worker_behavior(worker_actor::stateful_pointer<worker_state> self,
 worker_actor spawn_worker(caf::actor_system& sys, worker_config cfg,
                           scheduler_actor scheduler,
                           log_sequencer_actor sequencer) {
-  return sys.spawn(worker_behavior, std::move(cfg), std::move(scheduler),
-                   std::move(sequencer));
+  return caf::actor_cast<worker_actor>(sys.spawn(worker_behavior,
+                                                  std::move(cfg),
+                                                  std::move(scheduler),
+                                                  std::move(sequencer)));
 }
 
 } // namespace conveyor

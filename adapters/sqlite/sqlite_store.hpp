@@ -112,6 +112,9 @@ public:
   caf::expected<std::string> fetch_log(int64_t job_id, int32_t attempt,
                                        int32_t below);
 
+  /// Answers every log with stored parts that is not aggregated yet.
+  caf::expected<std::vector<log_progress>> fetch_open_logs();
+
   // -- batches ----------------------------------------------------------------
 
   /// Runs `count` writes in one transaction (group commit): `apply(i)` calls

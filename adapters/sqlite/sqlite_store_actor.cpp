@@ -29,7 +29,8 @@ namespace {
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 /// The store actor as spawned: `store_actor` plus its own `flush`.
-using batching_store_actor = store_actor::extend<caf::reacts_to<flush_atom>>;
+using batching_store_actor
+  = store_actor::extend<caf::reacts_to<flush_atom>, caf::reacts_to<crash_atom>>;
 
 using store_ptr = std::shared_ptr<sqlite_store>;
 
@@ -208,6 +209,11 @@ sqlite_store_actor(batching_store_actor::pointer self, store_ptr store) {
       b->flush_all();
       return b->store().fetch_log(job_id, attempt, below);
     },
+    [b](fetch_atom, log_atom,
+        unfinished_atom) -> caf::result<std::vector<log_progress>> {
+      b->flush_all();
+      return b->store().fetch_open_logs();
+    },
     [b](fetch_atom,
         const build_query& q) -> caf::result<std::vector<build_record>> {
       b->flush_all();
@@ -230,6 +236,7 @@ sqlite_store_actor(batching_store_actor::pointer self, store_ptr store) {
       return b->store().metrics();
     },
     [self, b](flush_atom) { b->on_flush(self); },
+    [](crash_atom) { throw std::runtime_error("injected fault in store"); },
   };
 }
 
@@ -243,9 +250,8 @@ caf::expected<store_actor> spawn_sqlite_store(caf::actor_system& sys,
   auto ptr = std::make_shared<sqlite_store>(std::move(*store));
   // Detached: every handler blocks on SQLite, which must never stall the
   // shared scheduler's threads.
-  store_actor result = sys.spawn<caf::detached>(sqlite_store_actor,
-                                                std::move(ptr));
-  return result;
+  return caf::actor_cast<store_actor>(
+    sys.spawn<caf::detached>(sqlite_store_actor, std::move(ptr)));
 }
 
 } // namespace conveyor

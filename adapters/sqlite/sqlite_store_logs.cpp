@@ -170,4 +170,26 @@ caf::expected<std::string> sqlite_store::fetch_log(int64_t job_id,
   });
 }
 
+caf::expected<std::vector<log_progress>> sqlite_store::fetch_open_logs() {
+  return counted<std::vector<log_progress>>(metrics_, transaction_kind::query,
+                                            "fetch_open_logs", "", [this] {
+    transaction tx{db_, transaction::kind::read};
+    std::vector<log_progress> result;
+    auto parts = db_.prepare("SELECT job_id, attempt, number, final "
+                             "FROM log_parts ORDER BY job_id, attempt, number");
+    while (parts.step()) {
+      auto job_id = parts.int64(0);
+      auto attempt = static_cast<int32_t>(parts.int64(1));
+      if (result.empty() || result.back().job_id != job_id
+          || result.back().attempt != attempt)
+        result.push_back({job_id, attempt, {}, -1});
+      auto number = static_cast<int32_t>(parts.int64(2));
+      result.back().stored.push_back(number);
+      if (parts.int64(3) != 0)
+        result.back().final_number = number;
+    }
+    return result;
+  });
+}
+
 } // namespace conveyor

@@ -61,8 +61,14 @@ struct recorder {
 // each time those interfaces grow.
 caf::behavior fake(caf::event_based_actor*, std::shared_ptr<recorder> rec) {
   return {
-    [rec](const job_state_changed& x) { rec->add(x); },
-    [rec](const log_part& x) { rec->add(x); },
+    [rec](const job_state_changed& x) {
+      rec->add(x);
+      return true;
+    },
+    [rec](const log_part& x) {
+      rec->add(x);
+      return true;
+    },
   };
 }
 
