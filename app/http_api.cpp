@@ -208,6 +208,7 @@ struct follower_state {
   std::vector<log_part> early; ///< live parts that came before catching up
   int idle_ticks = 0;
   size_t written = 0;          ///< bytes of the log sent so far
+  caf::actor_addr sequencer;   ///< the incarnation that took the subscription
 
   bool send(const std::string& text) {
     written += text.size();
@@ -235,7 +236,8 @@ void catch_up(follower_ptr self, int32_t first_live) {
   auto& st = self->state;
   auto on_text = [self, first_live](const std::string& text) {
     auto& st = self->state;
-    if (!st.send(text)) {
+    // After a resubscription, part of it has been sent already.
+    if (text.size() > st.written && !st.send(text.substr(st.written))) {
       self->quit();
       return;
     }
@@ -298,6 +300,22 @@ void check_progress(follower_ptr self) {
       [self](const caf::error&) { end_tail(self); });
 }
 
+void subscribe(follower_ptr self) {
+  auto& st = self->state;
+  auto me = caf::actor_cast<log_listener_actor>(self);
+  self->request(st.modules.sequencer, module_timeout, subscribe_atom::value,
+                log_atom::value, st.job_id, st.attempt, me)
+    .then(
+      [self](int32_t first_live) {
+        if (auto sequencer = caf::actor_cast<caf::actor>(self->current_sender())) {
+          self->state.sequencer = sequencer.address();
+          self->monitor(sequencer);
+        }
+        catch_up(self, first_live);
+      },
+      [self](const caf::error&) { end_tail(self); });
+}
+
 follower_actor::behavior_type follower(follower_ptr self,
                                        std::shared_ptr<http::stream> out,
                                        node modules, int64_t job_id,
@@ -307,11 +325,17 @@ follower_actor::behavior_type follower(follower_ptr self,
   st.modules = std::move(modules);
   st.job_id = job_id;
   st.attempt = attempt;
-  auto me = caf::actor_cast<log_listener_actor>(self);
-  self->request(st.modules.sequencer, module_timeout, subscribe_atom::value,
-                log_atom::value, job_id, attempt, me)
-    .then([self](int32_t first_live) { catch_up(self, first_live); },
-          [self](const caf::error&) { end_tail(self); });
+  // A restart of the sequencer ends its subscriptions: subscribe again, and
+  // fetch what was stored meanwhile.
+  self->set_down_handler([self](const caf::down_msg& msg) {
+    auto& st = self->state;
+    if (msg.source != st.sequencer)
+      return;
+    st.next = -1;
+    st.early.clear();
+    subscribe(self);
+  });
+  subscribe(self);
   self->delayed_send(self, 1s, tick_atom::value);
   return {
     [self](const log_part& part) {

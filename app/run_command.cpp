@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -16,6 +17,7 @@
 #include "app/node.hpp"
 #include "app/options.hpp"
 #include "app/run_printer.hpp"
+#include "app/subscription.hpp"
 #include "app/summary.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
@@ -110,7 +112,31 @@ bool wait_for_build(caf::scoped_actor& self, const node& n, int64_t build_id) {
   auto finished = false;
   auto cancel_sent = false;
   auto node_alive = true;
+  // If a module restarted, the printer may have missed news: the store has
+  // the last word, and a finished build is waited for only a little longer.
+  auto next_check = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  std::optional<std::chrono::steady_clock::time_point> give_up;
   while (!finished) {
+    auto now = std::chrono::steady_clock::now();
+    if (give_up && now > *give_up) {
+      std::fprintf(stderr, "conveyor: some output may be missing (a module "
+                           "restarted)\n");
+      break;
+    }
+    if (!give_up && now > next_check) {
+      next_check = now + std::chrono::seconds(2);
+      self->request(n.store, std::chrono::seconds(5), fetch_atom::value,
+                    build_atom::value, build_id)
+        .receive(
+          [&](const build_record& build) {
+            auto done = is_terminal(build.state);
+            for (auto& job : build.jobs)
+              done = done && is_terminal(job.state);
+            if (done)
+              give_up = now + std::chrono::seconds(3);
+          },
+          [](const caf::error&) {});
+    }
     self->receive(
       [&finished](complete_atom, int64_t) { finished = true; },
       [&](const caf::down_msg& msg) {
@@ -148,10 +174,17 @@ int run_build(const run_settings& settings) {
   caf::scoped_actor self{sys};
   self->monitor(n.supervisor);
   auto printer = spawn_run_printer(sys, self, stdout);
-  caf::anon_send(n.scheduler, subscribe_atom::value,
-                 caf::actor_cast<build_listener_actor>(printer));
-  caf::anon_send(n.sequencer, subscribe_atom::value,
-                 caf::actor_cast<log_listener_actor>(printer));
+  auto printer_handle = caf::actor_cast<caf::actor>(printer);
+  keep_subscribed(sys, caf::actor_cast<caf::actor>(n.scheduler),
+                  caf::make_message(subscribe_atom::value,
+                                    caf::actor_cast<build_listener_actor>(
+                                      printer)),
+                  printer_handle);
+  keep_subscribed(sys, caf::actor_cast<caf::actor>(n.sequencer),
+                  caf::make_message(subscribe_atom::value,
+                                    caf::actor_cast<log_listener_actor>(
+                                      printer)),
+                  printer_handle);
   build_request request;
   request.source = "cli";
   request.repo = settings.repo.string();

@@ -6,6 +6,7 @@
 #include <optional>
 #include <random>
 
+#include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
@@ -283,7 +284,9 @@ void handle_exit(supervisor_ptr self, size_t index, caf::error reason) {
                                                                  : "transient");
     return;
   }
-  auto now = clock_type::now();
+  // The actor clock, the one that also times the backoff: the real one in
+  // production, the simulated one under CAF's test scheduler.
+  auto now = self->clock().now();
   prune(st.restarts, now, st.cfg.max_seconds);
   st.restarts.push_back(now);
   if (st.restarts.size() > st.cfg.max_restarts) {
@@ -365,7 +368,25 @@ std::optional<size_t> find_child(supervisor_state& st, const std::string& id) {
   return std::nullopt;
 }
 
+// Whether child `index`, which is down, is about to be started again: it is
+// in the group being restarted, or its failure waits for that restart and its
+// restart type restarts it. Another child's restart does not make a child
+// that ended for good (temporary, transient after a normal exit) restarting.
+bool will_restart(const supervisor_state& st, size_t index) {
+  if (std::find(st.to_start.begin(), st.to_start.end(), index)
+      != st.to_start.end())
+    return true;
+  const auto& restart = st.children[index].spec.restart;
+  for (const auto& failure : st.deferred)
+    if (failure.index == index)
+      return restart == restart_type::permanent
+             || (restart == restart_type::transient
+                 && failure.reason != caf::exit_reason::normal);
+  return false;
+}
+
 supervised_child report_of(const supervisor_state& st, const child_slot& x) {
+  auto index = static_cast<size_t>(&x - st.children.data());
   supervised_child row;
   row.path = st.cfg.name + "/" + x.spec.id;
   row.strategy = to_string(st.cfg.strategy);
@@ -374,7 +395,8 @@ supervised_child report_of(const supervisor_state& st, const child_slot& x) {
   row.dynamic = x.dynamic;
   if (x.handle)
     row.state = "running";
-  else if (st.mode == phase::restarting && !x.removed)
+  else if (st.mode == phase::restarting && !x.removed
+           && will_restart(st, index))
     row.state = "restarting";
   else
     row.state = "stopped";

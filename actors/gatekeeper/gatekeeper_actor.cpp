@@ -1,5 +1,6 @@
 #include "actors/gatekeeper/gatekeeper_actor.hpp"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -176,8 +177,15 @@ void recover(gatekeeper_pointer self) {
       [self](const std::vector<build_record>& builds) {
         auto& st = self->state;
         size_t handed = 0;
+        // Only builds no scheduler has touched: it queues every job first.
+        auto untouched = [](const build_record& build) {
+          return std::all_of(build.jobs.begin(), build.jobs.end(),
+                             [](const job_record& job) {
+                               return job.state == job_state::created;
+                             });
+        };
         for (auto& build : builds)
-          if (build.state == build_state::created) {
+          if (build.state == build_state::created && untouched(build)) {
             caf::anon_send(st.scheduler, enqueue_atom::value, build);
             ++handed;
           }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -81,6 +82,9 @@ struct scheduler_state {
   scheduler_config cfg;
   store_actor store;
   bool recovered = false;
+  /// Builds handed over before recovery ended: adopted after it, when the
+  /// slots have said what they run.
+  std::vector<build_record> early_builds;
   /// Workers' reports waiting for their transition to be stored, by key: the
   /// answer is the worker's cue to stop repeating it.
   std::map<uint64_t, caf::typed_response_promise<bool>> owed;
@@ -406,8 +410,12 @@ void recover_from_store(scheduler_ptr self) {
           adopt(self, build);
           jobs += build.jobs.size();
         }
-        self->state.recovered = true;
+        auto& st = self->state;
+        st.recovered = true;
         logger()->info("recovered builds={} jobs={}", builds.size(), jobs);
+        for (auto& build : std::exchange(st.early_builds, {}))
+          if (st.builds.count(build.id) == 0)
+            adopt(self, build);
         dispatch(self);
       },
       [self](const caf::error& err) {
@@ -579,7 +587,12 @@ scheduler_impl::behavior_type scheduler(scheduler_ptr self,
   recover(self);
   return {
     [self](enqueue_atom, const build_record& build) {
-      if (self->state.builds.count(build.id) > 0)
+      auto& st = self->state;
+      if (!st.recovered) {
+        st.early_builds.push_back(build);
+        return;
+      }
+      if (st.builds.count(build.id) > 0)
         return;
       logger()->info("build enqueued request_id={} build_id={} jobs={}",
                      build.request.request_id, build.id, build.jobs.size());

@@ -143,8 +143,11 @@ struct worker_state {
     return job && !job->done.load();
   }
 
+  // Busy until the actor has taken the attempt's end from its thread (the
+  // thread marks itself done before it sends the end) and the scheduler has
+  // acknowledged it.
   worker_status status() const {
-    if (busy())
+    if (job)
       return {true, job->job_id, job->attempt};
     if (!unanswered.empty())
       return {true, unanswered.begin()->first.first,

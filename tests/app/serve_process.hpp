@@ -81,6 +81,12 @@ public:
   /// Sends `sig` and waits for the exit status (or fails after `limit`).
   int stop(int sig = SIGTERM, std::chrono::seconds limit = std::chrono::seconds(60)) {
     kill(pid_, sig);
+    return wait_exit(limit);
+  }
+
+  /// Waits for the process to exit on its own; answers its exit status (or
+  /// kills it and fails after `limit`).
+  int wait_exit(std::chrono::seconds limit = std::chrono::seconds(60)) {
     int status = 0;
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (waitpid(pid_, &status, WNOHANG) == 0) {
