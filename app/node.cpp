@@ -198,7 +198,9 @@ child_spec worker_child(std::shared_ptr<wiring> w, const std::string& name) {
 // reads back from the store (the scheduler's queue and runs, after asking
 // the slots what they hold; the sequencer's open logs; the gatekeeper's
 // stored but unscheduled builds). Restarting a sibling along with a failed
-// module would only fail more requests. Grouping still matters for the
+// module would only fail more requests (DESIGN.md draws core as
+// rest_for_one: that was needed while modules held each other's handles).
+// Grouping still matters for the
 // intensity rule: a module that keeps failing makes its group give up, and
 // then the root stops the whole node instead of running half of it.
 // Order matters for start and stop: the store first, the edge last; the

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -34,6 +35,7 @@ struct options {
   int builds = 1000;
   int idle = 100;
   int clients = 8;
+  int crash_every_ms = 0; ///< crash the scheduler this often during the burst
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -58,6 +60,8 @@ options parse(int argc, char** argv) {
       o.idle = std::stoi(value);
     else if (key == "--clients")
       o.clients = std::stoi(value);
+    else if (key == "--crash-every-ms")
+      o.crash_every_ms = std::stoi(value);
     else
       die("unknown option " + key);
   }
@@ -97,6 +101,8 @@ double percentile(std::vector<double> xs, double p) {
   return xs[std::min(rank, xs.size() - 1)];
 }
 
+const std::string token = "bench-token";
+
 struct server {
   pid_t pid = -1;
   uint16_t port = 0;
@@ -110,9 +116,11 @@ struct server {
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
       auto workers = std::to_string(o.workers);
+      setenv("CONVEYOR_API_TOKEN", token.c_str(), 1);
       execl(o.conveyor.c_str(), "conveyor", "serve", "--data", data.c_str(),
             "--http", "127.0.0.1:0", "--workers", workers.c_str(),
             "--executor", o.executor.c_str(), "--log-level", "warn",
+            "--enable-fault-injection", "--max-restarts", "100000",
             static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -136,18 +144,36 @@ struct server {
 
   conveyor::http::client_response call(const std::string& method,
                                        const std::string& target,
-                                       const std::string& body = {}) {
-    return conveyor::http::fetch("127.0.0.1", port, method, target, body);
+                                       const std::string& body = {},
+                                       std::string request_id = {}) {
+    std::map<std::string, std::string> headers{{"Authorization",
+                                                "Bearer " + token}};
+    if (!request_id.empty())
+      headers["X-Request-Id"] = request_id;
+    return conveyor::http::fetch("127.0.0.1", port, method, target, body,
+                                 headers);
   }
 
-  double finished_builds() {
-    auto text = call("GET", "/metrics").body;
-    double total = 0;
-    std::istringstream in{text};
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind("conveyor_builds_finished_total{", 0) == 0)
-        total += std::stod(line.substr(line.rfind(' ') + 1));
-    return total;
+  /// Submits a build, again with the same request id if a module restarts.
+  int64_t submit(const std::string& body, int n) {
+    auto id = "bench-" + std::to_string(getpid()) + "-" + std::to_string(n);
+    for (int tries = 0; tries < 100; ++tries) {
+      auto res = call("POST", "/api/builds", body, id);
+      if (res.status == 201)
+        return json::parse(res.body)["id"].get<int64_t>();
+      if (res.status < 500)
+        die("submit failed: " + res.body);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    die("submit kept failing");
+  }
+
+  bool finished(int64_t id) {
+    auto res = call("GET", "/api/builds/" + std::to_string(id));
+    if (res.status != 200)
+      return false;
+    auto state = json::parse(res.body)["state"];
+    return state != "created" && state != "started";
   }
 };
 
@@ -175,6 +201,7 @@ int main(int argc, char** argv) {
   double rss_idle_mib = 0;
   double latency_idle_p50 = 0, latency_idle_p99 = 0;
   double burst_rate = 0, burst_p50 = 0, burst_p99 = 0, cpu_ms = 0, peak_mib = 0;
+  int crashes = 0;
   {
     server s{o, dir};
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -184,12 +211,8 @@ int main(int argc, char** argv) {
     std::vector<double> idle_ms;
     for (int i = 0; i < o.idle; ++i) {
       auto t0 = clock_type::now();
-      auto created = json::parse(s.call("POST", "/api/builds", body).body);
-      auto path = "/api/builds/" + std::to_string(created["id"].get<int64_t>());
-      for (;;) {
-        auto state = json::parse(s.call("GET", path).body)["state"];
-        if (state != "created" && state != "started")
-          break;
+      auto id = s.submit(body, o.builds + i);
+      while (!s.finished(id)) {
       }
       idle_ms.push_back(
         std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
@@ -200,25 +223,34 @@ int main(int argc, char** argv) {
     // Burst: every build at once from several clients; finished as counted
     // by the server; latency from the server's own timestamps.
     auto cpu_before = cpu_seconds(s.pid);
-    auto done_before = s.finished_builds();
     std::atomic<int> next{0};
     std::vector<int64_t> ids(static_cast<size_t>(o.builds));
+    std::atomic<bool> burst_done{false};
+    std::thread crasher{[&s, &o, &burst_done, &crashes] {
+      if (o.crash_every_ms <= 0)
+        return;
+      while (!burst_done.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(o.crash_every_ms));
+        if (s.call("POST", "/api/debug/crash", R"({"child":"scheduler"})").status == 202)
+          ++crashes;
+      }
+    }};
     auto t0 = clock_type::now();
     std::vector<std::thread> clients;
     for (int c = 0; c < o.clients; ++c)
       clients.emplace_back([&] {
-        for (int i; (i = next++) < o.builds;) {
-          auto res = s.call("POST", "/api/builds", body);
-          if (res.status != 201)
-            die("submit failed: " + res.body);
-          ids[static_cast<size_t>(i)] = json::parse(res.body)["id"].get<int64_t>();
-        }
+        for (int i; (i = next++) < o.builds;)
+          ids[static_cast<size_t>(i)] = s.submit(body, i);
       });
     for (auto& t : clients)
       t.join();
-    while (s.finished_builds() < done_before + o.builds)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Builds finish about in order: wait for each in turn.
+    for (auto id : ids)
+      while (!s.finished(id))
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
     auto seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    burst_done.store(true);
+    crasher.join();
     burst_rate = o.builds / seconds;
     cpu_ms = (cpu_seconds(s.pid) - cpu_before) * 1000.0 / o.builds;
     peak_mib = status_kib(s.pid, "VmHWM") / 1024.0;
@@ -235,13 +267,13 @@ int main(int argc, char** argv) {
   }
   std::error_code ec;
   fs::remove_all(dir, ec);
-  std::printf("| executor | workers | builds | builds/s | idle p50 ms | idle p99 ms "
-              "| burst p50 ms | burst p99 ms | CPU ms/build | RSS idle MiB "
-              "| RSS peak MiB |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
-  std::printf("| %s | %d | %d | %.0f | %.2f | %.2f | %.0f | %.0f | %.3f | %.1f "
-              "| %.1f |\n",
-              o.executor.c_str(), o.workers, o.builds, burst_rate,
+  std::printf("| executor | workers | builds | scheduler crashes | builds/s "
+              "| idle p50 ms | idle p99 ms | burst p50 ms | burst p99 ms "
+              "| CPU ms/build | RSS idle MiB | RSS peak MiB |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| %s | %d | %d | %d | %.0f | %.2f | %.2f | %.0f | %.0f | %.3f "
+              "| %.1f | %.1f |\n",
+              o.executor.c_str(), o.workers, o.builds, crashes, burst_rate,
               latency_idle_p50, latency_idle_p99, burst_p50, burst_p99, cpu_ms,
               rss_idle_mib, peak_mib);
 }

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -118,7 +119,10 @@ class watcher {
 public:
   watcher(const process_options& opts, const spawn_result& child,
           clock::time_point started)
-    : opts_(opts), pid_(child.pid), fd_(child.out_fd), started_(started),
+    : opts_(opts), pid_(child.pid), fd_(child.out_fd),
+      // Readable once the leader exits; without it (old kernels), its exit is
+      // only seen at the next tick.
+      pidfd_(static_cast<int>(::syscall(SYS_pidfd_open, child.pid, 0))), started_(started),
       last_output_(started) {
   }
 
@@ -134,6 +138,8 @@ public:
       reap_group();
     }
     close_pipe();
+    if (pidfd_ >= 0)
+      ::close(pidfd_);
   }
 
   process_result run() {
@@ -181,9 +187,16 @@ private:
     return std::clamp(wait, milliseconds{0}, tick_interval);
   }
 
+  // Waits for output, the leader's exit or the next tick. The exit matters:
+  // the pipe may close a moment before the leader can be reaped.
   void wait_for_output(milliseconds timeout) {
-    pollfd pfd{fd_, POLLIN, 0};
-    ::poll(&pfd, fd_ >= 0 ? 1 : 0, static_cast<int>(timeout.count()));
+    pollfd fds[2];
+    nfds_t count = 0;
+    if (fd_ >= 0)
+      fds[count++] = {fd_, POLLIN, 0};
+    if (pidfd_ >= 0 && !leader_done_)
+      fds[count++] = {pidfd_, POLLIN, 0};
+    ::poll(fds, count, static_cast<int>(timeout.count()));
   }
 
   void read_output(clock::time_point now) {
@@ -308,6 +321,7 @@ private:
   const process_options& opts_;
   pid_t pid_;
   int fd_;
+  int pidfd_;
   clock::time_point started_;
   clock::time_point last_output_;
   int64_t output_bytes_ = 0;
