@@ -373,6 +373,7 @@ struct http_api::impl : std::enable_shared_from_this<http_api::impl> {
   std::set<std::string> patterns; ///< of the routes, for metric labels
   std::mutex metrics_mtx;
   std::map<std::tuple<std::string, std::string, int>, double> requests;
+  std::map<std::string, double> deliveries; ///< webhook outcomes
 
   impl(caf::actor_system& sys, node modules, http_api_config cfg)
     : sys(sys), modules(std::move(modules)), cfg(std::move(cfg)) {
@@ -421,6 +422,15 @@ struct http_api::impl : std::enable_shared_from_this<http_api::impl> {
     routes.add(std::move(method), std::move(pattern), std::move(fn));
   }
 
+  metric_family delivery_metrics() {
+    metric_family result{"conveyor_webhook_deliveries_total",
+                         "GitHub webhook deliveries by outcome.", "counter", {}};
+    std::lock_guard<std::mutex> guard{metrics_mtx};
+    for (auto& [outcome, value] : deliveries)
+      result.samples.push_back({"", {{"outcome", outcome}}, value});
+    return result;
+  }
+
   metric_family http_metrics() {
     metric_family result{"conveyor_http_requests_total",
                          "HTTP requests answered, by route and status.",
@@ -441,6 +451,13 @@ struct http_api::impl : std::enable_shared_from_this<http_api::impl> {
 
 void http_api::impl::add_routes() {
   auto& r = *this;
+  patterns.insert("/webhooks/github");
+  patterns.insert("/api/webhooks/deliveries");
+  add_github_webhook_routes(routes, sys, modules, cfg.github,
+                            [this](const std::string& outcome) {
+                              std::lock_guard<std::mutex> guard{metrics_mtx};
+                              deliveries[outcome] += 1;
+                            });
   r.add("GET", "/healthz",
         [](http::request&, http::route_params&, http::responder out) {
           out.send(json_response(200, {{"status", "ok"}}));
@@ -786,6 +803,7 @@ void http_api::impl::add_routes() {
           in_actor([this, req, out](caf::event_based_actor* self) mutable {
             auto families = std::make_shared<metric_families>(process_metrics());
             families->push_back(http_metrics());
+            families->push_back(delivery_metrics());
             auto pending = std::make_shared<int>(4);
             auto add = [out, families, pending](metric_families more) mutable {
               families->insert(families->end(), more.begin(), more.end());
@@ -830,6 +848,7 @@ http_api::start(caf::actor_system& sys, const node& n, http_api_config cfg) {
   scfg.port = cfg.port;
   scfg.threads = cfg.threads;
   scfg.max_body_bytes = cfg.max_body_bytes;
+  scfg.body_limits["/webhooks/github"] = github_webhook_max_body;
   auto* raw = state.get();
   scfg.on_complete = [raw](const std::string& method, const std::string& route,
                            int status, double) { raw->count(method, route, status); };

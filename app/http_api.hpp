@@ -8,6 +8,7 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
+#include "app/github_webhooks.hpp"
 #include "app/node.hpp"
 
 namespace conveyor {
@@ -20,6 +21,7 @@ struct http_api_config {
   std::string api_token;         ///< bearer token for mutating calls; empty: none
   size_t threads = 1;            ///< Asio threads
   bool fault_injection = false;  ///< allow POST /api/debug/crash (with token)
+  github_webhook_config github;  ///< the webhook receiver's settings
   /// Shared by the API's incarnations (and whoever drains the node); unset:
   /// the API's own.
   std::shared_ptr<std::atomic<bool>> draining;

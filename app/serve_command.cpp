@@ -89,6 +89,7 @@ int serve(const serve_settings& settings) {
   api_cfg.max_body_bytes = settings.max_body_bytes;
   api_cfg.api_token = settings.api_token;
   api_cfg.fault_injection = settings.fault_injection;
+  api_cfg.github.secrets = settings.webhook_secrets;
   api_cfg.draining = std::make_shared<std::atomic<bool>>(false);
   auto port = std::make_shared<std::atomic<uint16_t>>(0);
   auto ncfg = node_config_of(settings);

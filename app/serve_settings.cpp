@@ -43,11 +43,17 @@ caf::error set_ms(const std::string& text, int64_t& out) {
   return {};
 }
 
+// Without surrounding blanks and line ends.
 std::string trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'
-                           || text.back() == ' '))
+  auto blank = [](char c) {
+    return c == '\n' || c == '\r' || c == ' ' || c == '\t';
+  };
+  while (!text.empty() && blank(text.back()))
     text.pop_back();
-  return text;
+  size_t first = 0;
+  while (first < text.size() && blank(text[first]))
+    ++first;
+  return text.substr(first);
 }
 
 const std::vector<setting>& settings_table() {
@@ -137,6 +143,23 @@ const std::vector<setting>& settings_table() {
        s.api_token = trimmed(buf.str());
        if (s.api_token.empty())
          return invalid("the token file " + x + " is empty");
+       return caf::error{};
+     }},
+    {"github-webhook-secret-file",
+     "file with the secret(s) GitHub signs webhook deliveries with, one a "
+     "line (or set CONVEYOR_GITHUB_WEBHOOK_SECRET, comma-separated); none: "
+     "deliveries are not checked", "",
+     [](const std::string& x, serve_settings& s) {
+       if (x.empty())
+         return caf::error{};
+       std::ifstream in{x};
+       if (!in)
+         return invalid("cannot read the secret file " + x);
+       for (std::string line; std::getline(in, line);)
+         if (auto secret = trimmed(line); !secret.empty())
+           s.webhook_secrets.push_back(secret);
+       if (s.webhook_secrets.empty())
+         return invalid("the secret file " + x + " is empty");
        return caf::error{};
      }},
     {"log-level", "trace, debug, info, warn, error or off", "info",
@@ -251,6 +274,16 @@ load_serve_settings(const std::vector<std::string>& args,
       return invalid("--" + std::string{s.name} + ": " + describe(err));
   if (auto token = getenv("CONVEYOR_API_TOKEN"); token && *token)
     result.settings.api_token = token;
+  if (auto secrets = getenv("CONVEYOR_GITHUB_WEBHOOK_SECRET");
+      secrets && *secrets) {
+    std::string text = secrets;
+    for (size_t at = 0; at <= text.size();) {
+      auto comma = std::min(text.find(',', at), text.size());
+      if (auto secret = trimmed(text.substr(at, comma - at)); !secret.empty())
+        result.settings.webhook_secrets.push_back(secret);
+      at = comma + 1;
+    }
+  }
   auto fault_env = getenv("CONVEYOR_ENABLE_FAULT_INJECTION");
   result.settings.fault_injection
     = parsed->has("enable-fault-injection")

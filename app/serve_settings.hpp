@@ -36,6 +36,9 @@ struct serve_settings {
   std::chrono::seconds restart_window{10};
   /// POST /api/debug/crash works (with the API token): for tests and drills.
   bool fault_injection = false;
+  /// Secrets GitHub webhook deliveries may be signed with; only from
+  /// CONVEYOR_GITHUB_WEBHOOK_SECRET (comma-separated) or a file (one a line).
+  std::vector<std::string> webhook_secrets;
 };
 
 /// Reads the settings from `args` (after `serve`), the environment (through

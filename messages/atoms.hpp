@@ -21,6 +21,7 @@ using unfinished_atom = caf::atom_constant<caf::atom("unfinish")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using delivery_atom = caf::atom_constant<caf::atom("delivery")>;
 /// Fault injection: the receiver fails as a bug would, by throwing inside its
 /// handler (see supervisors/fault.hpp). Only sent when a node allows it.
 using crash_atom = caf::atom_constant<caf::atom("crash")>;

@@ -11,6 +11,7 @@
 #include "messages/build.hpp"
 #include "messages/log.hpp"
 #include "messages/metrics.hpp"
+#include "messages/webhook.hpp"
 
 namespace conveyor {
 
@@ -51,6 +52,8 @@ typename Inspector::result_type inspect(Inspector& f, job_requeue& x) {
 using store_actor = caf::typed_actor<
   /// Persists a new build and its jobs in one transaction, giving the build its
   /// id and per-repository number and each job its id; answers the stored build.
+  /// A request id or a webhook delivery id already stored answers the build
+  /// made for it then: one build per request.
   caf::replies_to<create_atom, build_record>::with<build_record>,
   /// Applies a job transition if the attempt is current and the state machine
   /// allows it from the stored state; answers whether it was applied.
@@ -84,6 +87,12 @@ using store_actor = caf::typed_actor<
   /// Applies a requeue in one transaction and answers the job as it now is
   /// (for a stale requeue: unchanged); `errc::unknown_job` if there is none.
   caf::replies_to<job_requeue>::with<job_record>,
+  /// Records what became of a webhook delivery; the first record of a
+  /// delivery id wins (a redelivery changes nothing). Answers whether it was
+  /// new.
+  caf::replies_to<webhook_delivery>::with<bool>,
+  /// Answers the most recent deliveries, newest first, at most the limit.
+  caf::replies_to<fetch_atom, delivery_atom, int32_t>::with<std::vector<webhook_delivery>>,
   /// Answers the store's metrics: write transactions by kind, their latency
   /// (histogram), log parts and bytes written.
   caf::replies_to<fetch_atom, metrics_atom>::with<metric_families>>;

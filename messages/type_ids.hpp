@@ -14,6 +14,7 @@
 #include "messages/scheduler.hpp"
 #include "messages/store.hpp"
 #include "messages/supervision.hpp"
+#include "messages/webhook.hpp"
 #include "messages/worker.hpp"
 
 namespace caf {
@@ -48,6 +49,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(conveyor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(conveyor, (conveyor::supervision_report))
   CAF_ADD_TYPE_ID(conveyor, (conveyor::worker_status))
   CAF_ADD_TYPE_ID(conveyor, (std::vector<conveyor::log_progress>))
+  CAF_ADD_TYPE_ID(conveyor, (conveyor::webhook_delivery))
+  CAF_ADD_TYPE_ID(conveyor, (std::vector<conveyor::webhook_delivery>))
 
 CAF_END_TYPE_ID_BLOCK(conveyor)
 

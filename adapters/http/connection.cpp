@@ -286,7 +286,8 @@ private:
     stream_.reset();
     parser_.emplace();
     parser_->header_limit(header_limit);
-    parser_->body_limit(core_.config.max_body_bytes);
+    body_limit_ = core_.config.max_body_bytes;
+    parser_->body_limit(body_limit_);
     arm(core_.config.read_timeout);
     bhttp::async_read_header(socket_, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code ec,
@@ -313,10 +314,14 @@ private:
     http10_ = msg.version() < 11;
     close_after_ = !msg.keep_alive() || stopping_;
     head_only_ = msg.method() == bhttp::verb::head;
+    if (auto i = core_.config.body_limits.find(path_);
+        i != core_.config.body_limits.end()) {
+      body_limit_ = i->second;
+      parser_->body_limit(body_limit_);
+    }
     auto length = parser_->content_length();
-    if (length && *length > core_.config.max_body_bytes) {
-      fail_request(413, "request body exceeds "
-                          + std::to_string(core_.config.max_body_bytes)
+    if (length && *length > body_limit_) {
+      fail_request(413, "request body exceeds " + std::to_string(body_limit_)
                           + " bytes");
       return;
     }
@@ -360,8 +365,7 @@ private:
 
   void on_read_error(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) {
-      fail_request(413, "request body exceeds "
-                          + std::to_string(core_.config.max_body_bytes)
+      fail_request(413, "request body exceeds " + std::to_string(body_limit_)
                           + " bytes");
     } else if (ec == bhttp::error::header_limit) {
       fail_request(431, "request header exceeds "
@@ -698,6 +702,7 @@ private:
   clock_type::time_point started_;
   bool http10_ = false;
   bool head_only_ = false;
+  size_t body_limit_ = 0; ///< of the request being read
   bool close_after_ = false;
   bool complete_ = false;
   bool reported_ = true;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <string>
 
 #include "adapters/http/responder.hpp"
@@ -30,6 +31,8 @@ struct server_config {
   size_t threads = 1;
   /// Largest accepted request body; a larger one gets 413 without being read.
   size_t max_body_bytes = 1 << 20;
+  /// Other limits for exact paths, e.g. {"/webhooks/github", 25 MiB}.
+  std::map<std::string, size_t> body_limits;
   /// Time a client gets to send a whole request (and to take each write of
   /// the answer); an idle keep-alive connection is closed after it too.
   std::chrono::milliseconds read_timeout{30000};

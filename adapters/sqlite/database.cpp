@@ -54,6 +54,12 @@ statement& statement::bind(int index, int64_t value) {
   return *this;
 }
 
+statement& statement::bind_null(int index) {
+  if (sqlite3_bind_null(stmt_, index) != SQLITE_OK)
+    fail("bind");
+  return *this;
+}
+
 statement& statement::bind(int index, const std::string& value) {
   if (sqlite3_bind_text64(stmt_, index, value.data(), value.size(),
                           SQLITE_TRANSIENT, SQLITE_UTF8)

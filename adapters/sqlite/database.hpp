@@ -54,6 +54,9 @@ public:
   /// Binds `value` as a BLOB to parameter `index`.
   statement& bind_blob(int index, const std::string& value);
 
+  /// Binds NULL to parameter `index`.
+  statement& bind_null(int index);
+
   // -- execution --------------------------------------------------------------
 
   /// Advances to the next row; returns false once there is none.

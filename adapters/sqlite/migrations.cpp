@@ -114,6 +114,28 @@ CREATE INDEX builds_by_repository ON builds (repository, id);
 CREATE INDEX jobs_unfinished ON jobs (build_id)
   WHERE state NOT IN ('passed', 'failed', 'errored', 'canceled');
 )sql"},
+  {3, "pull requests and webhook deliveries", R"sql(
+ALTER TABLE requests ADD COLUMN pull_request INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN head_repo TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN head_branch TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN fork INTEGER NOT NULL DEFAULT 0;
+-- NULL unless the request came from a webhook: a redelivery finds its build.
+ALTER TABLE requests ADD COLUMN delivery_id TEXT;
+CREATE UNIQUE INDEX requests_by_delivery ON requests (delivery_id)
+  WHERE delivery_id IS NOT NULL;
+
+-- Every webhook delivery and what became of it, built or not.
+CREATE TABLE webhook_deliveries (
+  delivery_id TEXT PRIMARY KEY NOT NULL,
+  event       TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  outcome     TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  build_id    INTEGER NOT NULL,
+  received_at INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at);
+)sql"},
 };
 
 int64_t now_ms() {

@@ -53,7 +53,8 @@ std::string select_builds_sql(const std::string& tail) {
   return "SELECT b.id, b.number, b.state, b.fast_finish, b.config, "
          "b.messages, b.created_at, b.started_at, b.finished_at, "
          "r.request_id, r.source, r.repo, r.slug, r.ref, r.sha, r.branch, "
-         "r.tag, r.event, r.message, r.sender "
+         "r.tag, r.event, r.message, r.sender, r.pull_request, r.head_repo, "
+         "r.head_branch, r.fork, COALESCE(r.delivery_id, '') "
          "FROM builds b JOIN requests r ON r.request_id = b.request_id "
          + tail;
 }
@@ -88,6 +89,11 @@ build_record build_from_row(const statement& row) {
   r.event = row.text(17);
   r.commit_message = row.text(18);
   r.sender = row.text(19);
+  r.pull_request = static_cast<int32_t>(row.int64(20));
+  r.head_repo = row.text(21);
+  r.head_branch = row.text(22);
+  r.fork = row.int64(23) != 0;
+  r.delivery_id = row.text(24);
   return x;
 }
 

@@ -31,8 +31,9 @@ using sqlite::transaction_kind;
 
 constexpr const char* insert_request_sql
   = "INSERT OR IGNORE INTO requests (request_id, source, event, repo, slug, "
-    "ref, sha, branch, tag, message, sender, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "ref, sha, branch, tag, message, sender, created_at, pull_request, "
+    "head_repo, head_branch, fork, delivery_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 constexpr const char* insert_build_sql
   = "INSERT INTO builds (repository, number, request_id, state, fast_finish, "
@@ -48,8 +49,8 @@ constexpr const char* insert_job_sql
 
 void insert_request(sqlite::database& db, const build_request& r,
                     int64_t created_at) {
-  db.prepare(insert_request_sql)
-    .bind(1, r.request_id)
+  auto stmt = db.prepare(insert_request_sql);
+  stmt.bind(1, r.request_id)
     .bind(2, r.source)
     .bind(3, r.event)
     .bind(4, r.repo)
@@ -61,7 +62,15 @@ void insert_request(sqlite::database& db, const build_request& r,
     .bind(10, r.commit_message)
     .bind(11, r.sender)
     .bind(12, created_at)
-    .run();
+    .bind(13, int64_t{r.pull_request})
+    .bind(14, r.head_repo)
+    .bind(15, r.head_branch)
+    .bind(16, int64_t{r.fork});
+  if (r.delivery_id.empty())
+    stmt.bind_null(17);
+  else
+    stmt.bind(17, r.delivery_id);
+  stmt.run();
 }
 
 int64_t next_build_number(sqlite::database& db, const std::string& repository) {
@@ -152,6 +161,19 @@ caf::expected<build_record> sqlite_store::create_build(build_record x) {
       existing.reset();
       tx.commit();
       return result;
+    }
+    existing.reset();
+    if (!x.request.delivery_id.empty()) {
+      auto redelivered = db_.prepare(
+        "SELECT b.id FROM builds b JOIN requests r "
+        "ON r.request_id = b.request_id WHERE r.delivery_id = ?");
+      redelivered.bind(1, x.request.delivery_id);
+      if (redelivered.step()) {
+        auto result = read_build(redelivered.int64(0));
+        redelivered.reset();
+        tx.commit();
+        return result;
+      }
     }
     x.created_at_ms = or_now(x.created_at_ms);
     insert_request(db_, x.request, x.created_at_ms);

@@ -112,6 +112,13 @@ public:
   caf::expected<std::string> fetch_log(int64_t job_id, int32_t attempt,
                                        int32_t below);
 
+  /// Records a webhook delivery unless its id is stored; answers whether it
+  /// was new.
+  caf::expected<bool> record_delivery(const webhook_delivery& x);
+
+  /// Answers the newest deliveries, at most `limit`.
+  caf::expected<std::vector<webhook_delivery>> fetch_deliveries(int32_t limit);
+
   /// Answers every log with stored parts that is not aggregated yet.
   caf::expected<std::vector<log_progress>> fetch_open_logs();
 

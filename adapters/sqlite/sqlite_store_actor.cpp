@@ -237,6 +237,15 @@ sqlite_store_actor(batching_store_actor::pointer self, store_ptr store) {
       b->flush_all();
       return b->store().fetch_unfinished();
     },
+    [self, b](const webhook_delivery& x) -> caf::result<bool> {
+      return b->hold<bool>(self,
+                           [x](sqlite_store& s) { return s.record_delivery(x); });
+    },
+    [b](fetch_atom, delivery_atom,
+        int32_t limit) -> caf::result<std::vector<webhook_delivery>> {
+      b->flush_all();
+      return b->store().fetch_deliveries(limit);
+    },
     [self, b](const job_requeue& x) -> caf::result<job_record> {
       return b->hold<job_record>(self,
                                  [x](sqlite_store& s) { return s.requeue(x); });

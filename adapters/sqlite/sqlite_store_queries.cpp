@@ -62,4 +62,44 @@ caf::expected<std::vector<build_record>> sqlite_store::fetch_unfinished() {
   });
 }
 
+caf::expected<bool> sqlite_store::record_delivery(const webhook_delivery& x) {
+  return counted<bool>(metrics_, transaction_kind::delivery, "record_delivery",
+                       "delivery_id=" + x.delivery_id, [this, &x] {
+    transaction tx{db_, transaction::kind::write};
+    db_.prepare("INSERT OR IGNORE INTO webhook_deliveries (delivery_id, event, "
+                "action, outcome, reason, build_id, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, x.delivery_id)
+      .bind(2, x.event)
+      .bind(3, x.action)
+      .bind(4, x.outcome)
+      .bind(5, x.reason)
+      .bind(6, x.build_id)
+      .bind(7, x.received_at_ms)
+      .run();
+    auto added = db_.changes() > 0;
+    tx.commit();
+    return added;
+  });
+}
+
+caf::expected<std::vector<webhook_delivery>>
+sqlite_store::fetch_deliveries(int32_t limit) {
+  return counted<std::vector<webhook_delivery>>(
+    metrics_, transaction_kind::query, "fetch_deliveries", "", [this, limit] {
+      transaction tx{db_, transaction::kind::read};
+      auto rows = db_.prepare(
+        "SELECT delivery_id, event, action, outcome, reason, build_id, "
+        "received_at FROM webhook_deliveries "
+        "ORDER BY received_at DESC, rowid DESC LIMIT ?");
+      rows.bind(1, int64_t{limit});
+      std::vector<webhook_delivery> result;
+      while (rows.step())
+        result.push_back({rows.text(0), rows.text(1), rows.text(2),
+                          rows.text(3), rows.text(4), rows.int64(5),
+                          rows.int64(6)});
+      return result;
+    });
+}
+
 } // namespace conveyor

@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::array<const char*, transaction_kind_count> kind_names{
   "create_build", "job_transition", "build_transition", "log_parts",
-  "complete_log", "requeue",        "query"};
+  "complete_log", "requeue",        "query", "delivery"};
 
 constexpr std::array<double, store_metrics::bucket_count> bounds{
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};

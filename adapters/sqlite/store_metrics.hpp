@@ -17,10 +17,11 @@ enum class transaction_kind : uint8_t {
   complete_log,
   requeue,
   query, ///< every read
+  delivery, ///< a webhook delivery's record
 };
 
 /// The number of transaction kinds.
-constexpr size_t transaction_kind_count = 7;
+constexpr size_t transaction_kind_count = 8;
 
 /// Returns the kind's label value, e.g. "create_build".
 const char* to_string(transaction_kind x);

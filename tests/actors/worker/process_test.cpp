@@ -113,8 +113,12 @@ TEST_CASE("a leftover that ignores SIGTERM is killed after the grace",
   auto pidfile = tmp.path() / "bg.pid";
   process_limits lim;
   lim.kill_grace = 300ms;
-  auto r = sh("(trap '' TERM; exec sleep 1000) & echo $! > '"
-                + pidfile.string() + "'",
+  // The leader waits until the leftover ignores TERM (an ignored signal stays
+  // ignored across exec), or TERM could come first.
+  auto file = "'" + pidfile.string() + "'";
+  auto r = sh("(trap '' TERM; exec sh -c 'echo $$ > " + pidfile.string()
+                + "; exec sleep 1000') & while [ ! -s " + file
+                + " ]; do sleep 0.01; done",
               lim);
   CHECK(r.result.how == process_end::exited);
   CHECK(took(r.result) >= 300ms);

@@ -88,7 +88,7 @@ TEST_CASE_METHOD(fixture, "a database newer than the code is refused") {
                               && Catch::Contains("newer"));
 }
 
-TEST_CASE("migration 2 is applied once to a version 1 database") {
+TEST_CASE("later migrations are applied once to a version 1 database") {
   temp_dir dir;
   auto path = dir.file("v1.db");
   auto index_count = [&path] {
@@ -117,8 +117,8 @@ TEST_CASE("migration 2 is applied once to a version 1 database") {
   }
   CHECK(index_count() == 0);
   auto store = value_of(sqlite_store::open(path));
-  CHECK(value_of(store.schema_version()) == 2);
-  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 2);
+  CHECK(value_of(store.schema_version()) == 3);
+  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 3);
   CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations "
                         "WHERE version = 2") == 1);
   CHECK(index_count() == 3);
@@ -127,6 +127,9 @@ TEST_CASE("migration 2 is applied once to a version 1 database") {
                                                         20, 0}));
   REQUIRE(listed.size() == 1);
   CHECK(listed[0].request.commit_message == "old build");
+  // Columns that version 3 added read as their defaults for old rows.
+  CHECK(listed[0].request.pull_request == 0);
+  CHECK(listed[0].request.delivery_id.empty());
   REQUIRE(listed[0].jobs.size() == 1);
   CHECK(listed[0].jobs[0].spec.phases.script
         == std::vector<std::string>{"make"});
@@ -139,7 +142,7 @@ TEST_CASE("migration 2 is applied once to a version 1 database") {
   store = value_of(sqlite_store::open(path));
   auto db = sqlite::database::open(path);
   CHECK(sqlite::migrate(db).empty());
-  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 2);
+  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 3);
   CHECK(query_int(path, "SELECT applied_at FROM schema_migrations "
                         "WHERE version = 2") == applied_at);
 }
@@ -151,7 +154,7 @@ TEST_CASE("migrate stops at the target version") {
   CHECK(sqlite::schema_version(db) == 0);
   CHECK(sqlite::migrate(db, 1) == std::vector<int32_t>{1});
   CHECK(sqlite::migrate(db, 1).empty());
-  CHECK(sqlite::migrate(db) == std::vector<int32_t>{2});
+  CHECK(sqlite::migrate(db) == std::vector<int32_t>{2, 3});
   CHECK(sqlite::schema_version(db) == sqlite::latest_schema_version());
 }
 
