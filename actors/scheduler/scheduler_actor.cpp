@@ -284,6 +284,24 @@ void answer_owed(scheduler_ptr self, uint64_t key, bool applied) {
   }
 }
 
+// Acts on a queueing the store refused as a repeat, if the job is indeed
+// queued at that attempt.
+void requeue_if_stored(scheduler_ptr self, job_state_changed event) {
+  self->request(self->state.store, store_timeout, fetch_atom::value,
+                job_atom::value, event.job_id)
+    .then(
+      [self, event](const job_record& job) {
+        auto i = self->state.jobs.find(event.job_id);
+        if (job.state == job_state::queued && job.spec.attempt == event.attempt
+            && i != self->state.jobs.end() && i->second.state == job_state::created)
+          on_job_changed(self, event);
+      },
+      [self, event](const caf::error&) {
+        self->delayed_send(self, store_retry, retry_atom::value, event, false,
+                           uint64_t{0});
+      });
+}
+
 // Stores a transition, then acts on it. Only the end of a run that a worker
 // reports frees that worker's slot. `owed`: the worker's report to answer.
 void persist_job(scheduler_ptr self, job_state_changed event,
@@ -297,6 +315,12 @@ void persist_job(scheduler_ptr self, job_state_changed event,
           free_slot_of(self, event.job_id, event.attempt);
         if (applied) {
           on_job_changed(self, event);
+          return;
+        }
+        if (event.state == job_state::queued) {
+          // A predecessor may have stored the same queueing just before it
+          // failed: what counts is that the job is queued now.
+          requeue_if_stored(self, event);
           return;
         }
         self->state.metrics.transitions_ignored += 1;
