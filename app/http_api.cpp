@@ -804,6 +804,11 @@ void http_api::impl::add_routes() {
             auto families = std::make_shared<metric_families>(process_metrics());
             families->push_back(http_metrics());
             families->push_back(delivery_metrics());
+            // Sources that answer at once, whatever their module is doing.
+            if (cfg.extra_metrics) {
+              auto more = cfg.extra_metrics();
+              families->insert(families->end(), more.begin(), more.end());
+            }
             auto pending = std::make_shared<int>(4);
             auto add = [out, families, pending](metric_families more) mutable {
               families->insert(families->end(), more.begin(), more.end());

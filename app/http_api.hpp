@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,9 @@ struct http_api_config {
   size_t threads = 1;            ///< Asio threads
   bool fault_injection = false;  ///< allow POST /api/debug/crash (with token)
   github_webhook_config github;  ///< the webhook receiver's settings
+  /// More metrics, read on every scrape from any thread (e.g. the GitHub
+  /// client's counters and breakers); empty: none.
+  std::function<metric_families()> extra_metrics;
   /// Shared by the API's incarnations (and whoever drains the node); unset:
   /// the API's own.
   std::shared_ptr<std::atomic<bool>> draining;

@@ -188,8 +188,9 @@ child_spec worker_child(std::shared_ptr<wiring> w, const std::string& name) {
 //   node (one_for_one)
 //   ├── store
 //   ├── core (one_for_one): log_sequencer, scheduler, gatekeeper
-//   ├── workers (one_for_one): worker-1 … worker-N (dynamic, template "worker")
-//   └── edge (one_for_one): http, extensions
+//   ├── workers (one_for_one): worker-1 … worker-N (template "worker")
+//   ├── edge (one_for_one): http, extensions
+//   └── integrations (one_for_one): github_status_reporter, extensions
 //
 // Why one_for_one everywhere: no module holds state derived from another's
 // incarnation. They reach each other only through fronts, which outlive
@@ -203,8 +204,9 @@ child_spec worker_child(std::shared_ptr<wiring> w, const std::string& name) {
 // Grouping still matters for the
 // intensity rule: a module that keeps failing makes its group give up, and
 // then the root stops the whole node instead of running half of it.
-// Order matters for start and stop: the store first, the edge last; the
-// slots stop (finishing their reports) while core and store still run.
+// Order matters for start and stop: the store first; the slots stop
+// (finishing their reports) while core and store still run; integrations
+// start last, when the HTTP API has its address for the links they send.
 caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir / "work", ec);
@@ -244,6 +246,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
   };
   auto slots = cfg.workers;
   auto edge = cfg.edge;
+  auto integrations = cfg.integrations;
   std::vector<child_spec> children;
   children.push_back(store_child(w));
   children.push_back(supervisor_child(
@@ -260,6 +263,15 @@ caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
     [w, edge] {
       std::vector<child_spec> result;
       for (auto& make : edge)
+        result.push_back(make(w->modules));
+      return result;
+    }));
+  children.push_back(supervisor_child(
+    "integrations",
+    supervisor_settings(cfg, "node/integrations", restart_strategy::one_for_one),
+    [w, integrations] {
+      std::vector<child_spec> result;
+      for (auto& make : integrations)
         result.push_back(make(w->modules));
       return result;
     }));

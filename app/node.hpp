@@ -34,6 +34,9 @@ struct node_config {
   /// this within `restart_window` give up, and the node stops.
   size_t max_restarts = 10;
   std::chrono::seconds restart_window{10};
+  /// Children of the integrations supervisor (GitHub status reporter,
+  /// extensions), made once the modules exist.
+  std::vector<std::function<child_spec(const struct node&)>> integrations;
   /// Children of the edge supervisor (HTTP API, webhooks, extensions), made
   /// once the modules they talk to exist; started last, stopped first.
   std::vector<std::function<child_spec(const struct node&)>> edge;

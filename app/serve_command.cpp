@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -12,6 +13,9 @@
 #include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "adapters/github/app_auth.hpp"
+#include "adapters/github/github_client.hpp"
+#include "adapters/github/status_reporter.hpp"
 #include "app/http_api.hpp"
 #include "app/logging.hpp"
 #include "app/node.hpp"
@@ -79,6 +83,52 @@ void drain_jobs(caf::scoped_actor& self, const node& n,
   }
 }
 
+// The GitHub API client, if a token or App is configured. Shared by every
+// incarnation of the status reporter, so its breakers outlive restarts.
+std::shared_ptr<github::github_client>
+make_github_client(const serve_settings& settings) {
+  if (settings.github_token.empty() && settings.github_app_id.empty())
+    return nullptr;
+  github::client_settings cs;
+  cs.base_url = settings.github_api_url;
+  cs.timeout = settings.github_timeout;
+  std::shared_ptr<github::token_source> tokens;
+  if (!settings.github_app_id.empty()) {
+    // The token exchange runs on a client of its own, without a token.
+    auto exchange = std::make_shared<github::github_client>(cs);
+    tokens = std::make_shared<github::installation_token_source>(
+      github::app_credentials{settings.github_app_id, settings.github_app_key,
+                              settings.github_app_installation},
+      exchange);
+  } else {
+    tokens = std::make_shared<github::static_token_source>(
+      settings.github_token);
+  }
+  return std::make_shared<github::github_client>(cs, tokens);
+}
+
+// The commit-status reporter, a child of the node's integrations.
+std::function<child_spec(const node&)>
+github_reporter_child(const serve_settings& settings,
+                      std::shared_ptr<github::github_client> client,
+                      std::shared_ptr<std::atomic<uint16_t>> port) {
+  auto host = settings.http_host;
+  auto public_url = settings.public_url;
+  return [client, port, host, public_url](const node& modules) {
+    child_spec spec;
+    spec.id = "github_status_reporter";
+    spec.start = [client, port, host, public_url, store = modules.store](
+                   caf::actor_system& sys) -> caf::expected<caf::actor> {
+      github::status_reporter_config rc;
+      rc.public_url = !public_url.empty()
+                        ? public_url
+                        : "http://" + host + ":" + std::to_string(port->load());
+      return github::spawn_status_reporter(sys, rc, store, client);
+    };
+    return spec;
+  };
+}
+
 int serve(const serve_settings& settings) {
   caf::actor_system_config cfg;
   configure_node_system(cfg);
@@ -93,6 +143,12 @@ int serve(const serve_settings& settings) {
   api_cfg.draining = std::make_shared<std::atomic<bool>>(false);
   auto port = std::make_shared<std::atomic<uint16_t>>(0);
   auto ncfg = node_config_of(settings);
+  if (auto client = make_github_client(settings)) {
+    ncfg.integrations.push_back(github_reporter_child(settings, client, port));
+    api_cfg.extra_metrics = [client] {
+      return github::to_metric_families(client->stats());
+    };
+  }
   ncfg.edge.push_back([api_cfg, port](const node& modules) {
     return http_api_child(modules, api_cfg, port);
   });

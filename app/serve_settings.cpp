@@ -162,6 +162,66 @@ const std::vector<setting>& settings_table() {
          return invalid("the secret file " + x + " is empty");
        return caf::error{};
      }},
+    {"github-api-url", "base URL of the GitHub API (GitHub Enterprise: "
+     "https://HOST/api/v3)", "https://api.github.com",
+     [](const std::string& x, serve_settings& s) {
+       if (x.rfind("https://", 0) != 0 && x.rfind("http://", 0) != 0)
+         return invalid("want an http:// or https:// URL");
+       s.github_api_url = x;
+       return caf::error{};
+     }},
+    {"github-token-file",
+     "file with a GitHub token for commit statuses (or set "
+     "CONVEYOR_GITHUB_TOKEN)", "",
+     [](const std::string& x, serve_settings& s) {
+       if (x.empty())
+         return caf::error{};
+       std::ifstream in{x};
+       if (!in)
+         return invalid("cannot read the token file " + x);
+       std::stringstream buf;
+       buf << in.rdbuf();
+       s.github_token = trimmed(buf.str());
+       if (s.github_token.empty())
+         return invalid("the token file " + x + " is empty");
+       return caf::error{};
+     }},
+    {"github-app-id", "GitHub App id, instead of a token", "",
+     [](const std::string& x, serve_settings& s) {
+       s.github_app_id = x;
+       return caf::error{};
+     }},
+    {"github-app-key-file", "the GitHub App's private key (PEM)", "",
+     [](const std::string& x, serve_settings& s) {
+       if (x.empty())
+         return caf::error{};
+       std::ifstream in{x};
+       if (!in)
+         return invalid("cannot read the key file " + x);
+       std::stringstream buf;
+       buf << in.rdbuf();
+       s.github_app_key = buf.str();
+       return caf::error{};
+     }},
+    {"github-app-installation", "the GitHub App's installation id", "",
+     [](const std::string& x, serve_settings& s) {
+       if (x.empty())
+         return caf::error{};
+       if (x.size() > 19 || x.find_first_not_of("0123456789") != std::string::npos)
+         return invalid("invalid installation id '" + x + "'");
+       s.github_app_installation = std::stoull(x);
+       return caf::error{};
+     }},
+    {"github-timeout", "time limit of one GitHub API call", "20s",
+     [](const std::string& x, serve_settings& s) {
+       return set_duration(x, s.github_timeout);
+     }},
+    {"public-url", "base of the links on commit statuses (default: "
+                   "http://HOST:PORT of --http)", "",
+     [](const std::string& x, serve_settings& s) {
+       s.public_url = x;
+       return caf::error{};
+     }},
     {"log-level", "trace, debug, info, warn, error or off", "info",
      [](const std::string& x, serve_settings& s) {
        s.log_level = x;
@@ -284,6 +344,13 @@ load_serve_settings(const std::vector<std::string>& args,
       at = comma + 1;
     }
   }
+  if (auto token = getenv("CONVEYOR_GITHUB_TOKEN"); token && *token)
+    result.settings.github_token = trimmed(token);
+  auto& st = result.settings;
+  if (!st.github_app_id.empty()
+      && (st.github_app_key.empty() || st.github_app_installation == 0))
+    return invalid("--github-app-id needs --github-app-key-file and "
+                   "--github-app-installation");
   auto fault_env = getenv("CONVEYOR_ENABLE_FAULT_INJECTION");
   result.settings.fault_injection
     = parsed->has("enable-fault-injection")

@@ -39,6 +39,17 @@ struct serve_settings {
   /// Secrets GitHub webhook deliveries may be signed with; only from
   /// CONVEYOR_GITHUB_WEBHOOK_SECRET (comma-separated) or a file (one a line).
   std::vector<std::string> webhook_secrets;
+  /// The GitHub API (commit statuses): its base URL, and a token (from
+  /// CONVEYOR_GITHUB_TOKEN or a file) or a GitHub App (id, key file,
+  /// installation). Neither: no statuses are sent.
+  std::string github_api_url = "https://api.github.com";
+  std::string github_token;
+  std::string github_app_id;
+  std::string github_app_key; ///< the PEM text, read from the key file
+  uint64_t github_app_installation = 0;
+  std::chrono::milliseconds github_timeout{20000};
+  /// Base of the links on commit statuses; empty: http://HOST:PORT.
+  std::string public_url;
 };
 
 /// Reads the settings from `args` (after `serve`), the environment (through

@@ -22,6 +22,7 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using delivery_atom = caf::atom_constant<caf::atom("delivery")>;
+using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
 /// Fault injection: the receiver fails as a bug would, by throwing inside its
 /// handler (see supervisors/fault.hpp). Only sent when a node allows it.
 using crash_atom = caf::atom_constant<caf::atom("crash")>;

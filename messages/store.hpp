@@ -93,6 +93,13 @@ using store_actor = caf::typed_actor<
   caf::replies_to<webhook_delivery>::with<bool>,
   /// Answers the most recent deliveries, newest first, at most the limit.
   caf::replies_to<fetch_atom, delivery_atom, int32_t>::with<std::vector<webhook_delivery>>,
+  /// Commit-status outbox: answers builds from webhooks whose status on the
+  /// commit is due (its last reported state differs from what the build's
+  /// state maps to: pending, success, failure or error), oldest first, at most
+  /// the limit. Persisted with the build, so a restart loses none.
+  caf::replies_to<fetch_atom, outbox_atom, int32_t>::with<std::vector<build_record>>,
+  /// Notes that the status `state` of build `id` was reported; answers true.
+  caf::replies_to<outbox_atom, int64_t, std::string>::with<bool>,
   /// Answers the store's metrics: write transactions by kind, their latency
   /// (histogram), log parts and bytes written.
   caf::replies_to<fetch_atom, metrics_atom>::with<metric_families>>;

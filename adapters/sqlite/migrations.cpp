@@ -136,6 +136,10 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at);
 )sql"},
+  {4, "commit status outbox", R"sql(
+-- The commit status last reported for a build ('' : none yet).
+ALTER TABLE builds ADD COLUMN reported_status TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 int64_t now_ms() {

@@ -119,6 +119,13 @@ public:
   /// Answers the newest deliveries, at most `limit`.
   caf::expected<std::vector<webhook_delivery>> fetch_deliveries(int32_t limit);
 
+  /// Answers webhook builds whose commit status is due, oldest first.
+  caf::expected<std::vector<build_record>> fetch_status_outbox(int32_t limit);
+
+  /// Notes the status last reported for a build.
+  caf::expected<bool> mark_status_reported(int64_t build_id,
+                                           const std::string& state);
+
   /// Answers every log with stored parts that is not aggregated yet.
   caf::expected<std::vector<log_progress>> fetch_open_logs();
 

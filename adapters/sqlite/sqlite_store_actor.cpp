@@ -246,6 +246,17 @@ sqlite_store_actor(batching_store_actor::pointer self, store_ptr store) {
       b->flush_all();
       return b->store().fetch_deliveries(limit);
     },
+    [b](fetch_atom, outbox_atom,
+        int32_t limit) -> caf::result<std::vector<build_record>> {
+      b->flush_all();
+      return b->store().fetch_status_outbox(limit);
+    },
+    [self, b](outbox_atom, int64_t build_id,
+              std::string& state) -> caf::result<bool> {
+      return b->hold<bool>(self, [build_id, state](sqlite_store& s) {
+        return s.mark_status_reported(build_id, state);
+      });
+    },
     [self, b](const job_requeue& x) -> caf::result<job_record> {
       return b->hold<job_record>(self,
                                  [x](sqlite_store& s) { return s.requeue(x); });

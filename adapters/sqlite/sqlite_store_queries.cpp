@@ -102,4 +102,44 @@ sqlite_store::fetch_deliveries(int32_t limit) {
     });
 }
 
+caf::expected<std::vector<build_record>>
+sqlite_store::fetch_status_outbox(int32_t limit) {
+  return counted<std::vector<build_record>>(
+    metrics_, transaction_kind::query, "fetch_status_outbox", "",
+    [this, limit] {
+      transaction tx{db_, transaction::kind::read};
+      auto rows = db_.prepare(
+        "SELECT b.id FROM builds b JOIN requests r "
+        "ON r.request_id = b.request_id WHERE r.source = 'webhook' "
+        "AND b.reported_status != CASE b.state "
+        "WHEN 'created' THEN 'pending' WHEN 'started' THEN 'pending' "
+        "WHEN 'passed' THEN 'success' WHEN 'failed' THEN 'failure' "
+        "ELSE 'error' END ORDER BY b.id LIMIT ?");
+      rows.bind(1, int64_t{limit});
+      std::vector<int64_t> ids;
+      while (rows.step())
+        ids.push_back(rows.int64(0));
+      std::vector<build_record> result;
+      for (auto id : ids)
+        result.push_back(read_build(id));
+      return result;
+    });
+}
+
+caf::expected<bool> sqlite_store::mark_status_reported(int64_t build_id,
+                                                       const std::string& state) {
+  return counted<bool>(metrics_, transaction_kind::delivery,
+                       "mark_status_reported",
+                       "build_id=" + std::to_string(build_id),
+                       [this, build_id, &state] {
+    transaction tx{db_, transaction::kind::write};
+    db_.prepare("UPDATE builds SET reported_status = ? WHERE id = ?")
+      .bind(1, state)
+      .bind(2, build_id)
+      .run();
+    tx.commit();
+    return true;
+  });
+}
+
 } // namespace conveyor

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/github/webhook_signature.hpp"
+#include "tests/adapters/github/fake_github.hpp"
 #include "tests/app/serve_process.hpp"
 
 using namespace conveyor;
@@ -201,4 +202,92 @@ TEST_CASE_METHOD(webhook_fixture, "webhooks: every fixture that builds nothing i
   REQUIRE(closed != list.end());
   CHECK((*closed)["action"] == "closed");
   CHECK(serve.call("GET", "/metrics").body.find("conveyor_webhook_deliveries_total{outcome=\"ignored\"}") != std::string::npos);
+}
+
+namespace {
+
+/// Polls the fake until it holds `count` statuses.
+std::vector<github::testing::posted_status>
+wait_statuses(github::testing::fake_github& fake, size_t count,
+              serve_process& serve) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    auto statuses = fake.statuses();
+    if (statuses.size() >= count)
+      return statuses;
+    INFO("statuses so far: " << statuses.size() << "\n" << serve.stderr_text());
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+} // namespace
+
+TEST_CASE("webhooks: a push's build reports its commit statuses in order and none is lost while GitHub is down") {
+  github::testing::fake_github fake;
+  fake.require_token("ghp_test_token");
+  scratch_dir dir;
+  // Long enough for the reporter (a round each 500 ms) to see it running.
+  auto repo = config_repo("script: echo statuses; sleep 1.5\n", dir.path);
+  serve_process serve{dir.path / "data",
+                      {"--github-api-url", fake.base_url(),
+                       "--github-timeout", "500ms"},
+                      {"CONVEYOR_GITHUB_TOKEN=ghp_test_token"}};
+  serve.wait_ready();
+  auto push = [&repo](const std::string& ref) {
+    auto body = fixture("push.4.json");
+    body["ref"] = ref;
+    body["after"] = head_of(repo);
+    body["head_commit"]["id"] = body["after"];
+    body["repository"]["clone_url"] = "file://" + repo;
+    return body.dump();
+  };
+  auto res = deliver(serve, "push", "d-status-1", push("refs/heads/main"), "");
+  REQUIRE(res.status == 201);
+  auto id = parsed(res)["build"]["id"].get<int64_t>();
+  auto statuses = wait_statuses(fake, 2, serve);
+  // Pending while it ran, then success; never pending after the final one.
+  REQUIRE(statuses.size() == 2);
+  CHECK(statuses.front().state == "pending");
+  CHECK(statuses.back().state == "success");
+  for (auto& st : statuses) {
+    CHECK(st.repo == "Codertocat/Hello-World");
+    CHECK(st.sha == head_of(repo));
+    CHECK(st.context == "conveyor/push");
+    CHECK(st.authorization.find("ghp_test_token") != std::string::npos);
+    CHECK(st.target_url.find("/api/builds/" + std::to_string(id)) != std::string::npos);
+  }
+  // GitHub stops answering in time: the next build still runs and ends; its
+  // statuses wait in the outbox and go out once GitHub is back. (Slow rather
+  // than gone: a port given up can be taken by someone else meanwhile.)
+  fake.set_delay(std::chrono::seconds(2));
+  auto before = fake.statuses().size();
+  res = deliver(serve, "push", "d-status-2", push("refs/heads/main"), "");
+  REQUIRE(res.status == 201);
+  auto second = parsed(res)["build"]["id"].get<int64_t>();
+  CHECK(wait_finished(serve, second)["state"] == "passed");
+  CHECK(fake.statuses().size() == before);
+  // Let the calls time out a few times.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto metrics = serve.call("GET", "/metrics").body;
+  CHECK(metrics.find("conveyor_github_call_failures_total") != std::string::npos);
+  CHECK(metrics.find("conveyor_github_breaker_state") != std::string::npos);
+  fake.set_delay(std::chrono::milliseconds(0));
+  // The second build's success arrives (a pending that GitHub took while
+  // too slow to answer may come before it), and nothing after it.
+  auto link = "/api/builds/" + std::to_string(second);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    auto after = fake.statuses();
+    if (!after.empty() && after.back().state == "success"
+        && after.back().target_url.find(link) != std::string::npos)
+      break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto final_statuses = fake.statuses();
+  CHECK(final_statuses.back().state == "success");
+  CHECK(final_statuses.back().target_url.find(link) != std::string::npos);
+  CHECK(serve.stderr_text().find("ghp_test_token") == std::string::npos);
 }

@@ -117,8 +117,8 @@ TEST_CASE("later migrations are applied once to a version 1 database") {
   }
   CHECK(index_count() == 0);
   auto store = value_of(sqlite_store::open(path));
-  CHECK(value_of(store.schema_version()) == 3);
-  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 3);
+  CHECK(value_of(store.schema_version()) == 4);
+  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 4);
   CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations "
                         "WHERE version = 2") == 1);
   CHECK(index_count() == 3);
@@ -142,7 +142,7 @@ TEST_CASE("later migrations are applied once to a version 1 database") {
   store = value_of(sqlite_store::open(path));
   auto db = sqlite::database::open(path);
   CHECK(sqlite::migrate(db).empty());
-  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 3);
+  CHECK(query_int(path, "SELECT COUNT(*) FROM schema_migrations") == 4);
   CHECK(query_int(path, "SELECT applied_at FROM schema_migrations "
                         "WHERE version = 2") == applied_at);
 }
@@ -154,7 +154,7 @@ TEST_CASE("migrate stops at the target version") {
   CHECK(sqlite::schema_version(db) == 0);
   CHECK(sqlite::migrate(db, 1) == std::vector<int32_t>{1});
   CHECK(sqlite::migrate(db, 1).empty());
-  CHECK(sqlite::migrate(db) == std::vector<int32_t>{2, 3});
+  CHECK(sqlite::migrate(db) == std::vector<int32_t>{2, 3, 4});
   CHECK(sqlite::schema_version(db) == sqlite::latest_schema_version());
 }
 
