@@ -21,6 +21,7 @@
 #include "actors/scheduler/scheduler_actor.hpp"
 #include "actors/worker/orphans.hpp"
 #include "actors/worker/worker_actor.hpp"
+#include "adapters/postgres/postgres_store_actor.hpp"
 #include "adapters/sqlite/sqlite_store_actor.hpp"
 #include "messages/type_ids.hpp"
 #include "supervisors/front.hpp"
@@ -116,8 +117,10 @@ child_spec store_child(std::shared_ptr<wiring> w) {
   spec.id = "store";
   spec.front = caf::actor_cast<caf::actor>(w->modules.store);
   spec.start = [w](caf::actor_system& sys) -> caf::expected<caf::actor> {
-    auto path = (w->cfg.data_dir / "conveyor.db").string();
-    auto store = spawn_sqlite_store(sys, path);
+    auto store = w->cfg.db_url.empty()
+                   ? spawn_sqlite_store(sys, (w->cfg.data_dir / "conveyor.db")
+                                               .string())
+                   : spawn_postgres_store(sys, w->cfg.db_url);
     if (!store)
       return store.error();
     return caf::actor_cast<caf::actor>(*store);

@@ -24,6 +24,10 @@ namespace conveyor {
 /// once, and the limits every job gets.
 struct node_config {
   std::filesystem::path data_dir;          ///< holds conveyor.db and work/
+  /// The store: empty for SQLite in `data_dir`, or a PostgreSQL URL
+  /// (`postgres://user@host:port/db`; its password from PGPASSWORD or
+  /// ~/.pgpass, as libpq reads them).
+  std::string db_url;
   size_t workers = 2;                      ///< local worker slots
   job_limits limits;                       ///< per-job time and log limits
   bool keep_workspaces = false;            ///< keep work/<job>-<attempt>/

@@ -36,6 +36,7 @@ extern "C" void on_stop_signal(int) {
 node_config node_config_of(const serve_settings& s) {
   node_config result;
   result.data_dir = s.data_dir;
+  result.db_url = s.db_url;
   result.workers = s.workers;
   result.limits = s.limits;
   result.kill_grace = s.kill_grace;
@@ -158,10 +159,12 @@ int serve(const serve_settings& settings) {
     return 1;
   }
   auto& n = *started;
-  std::printf("conveyor serve: listening on http://%s:%u (data: %s, workers: "
-              "%zu)\n",
+  std::printf("conveyor serve: listening on http://%s:%u (data: %s, store: "
+              "%s, workers: %zu)\n",
               settings.http_host.c_str(), port->load(),
-              settings.data_dir.c_str(), settings.workers);
+              settings.data_dir.c_str(),
+              settings.db_url.empty() ? "sqlite" : settings.db_url.c_str(),
+              settings.workers);
   if (settings.fault_injection)
     std::printf("conveyor serve: fault injection is on "
                 "(POST /api/debug/crash)\n");

@@ -1,5 +1,6 @@
 #include "app/serve_settings.hpp"
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -61,6 +62,43 @@ const std::vector<setting>& settings_table() {
     {"data", "directory of the store and the workspaces", "conveyor-data",
      [](const std::string& x, serve_settings& s) {
        s.data_dir = x;
+       return caf::error{};
+     }},
+    {"db", "the store: sqlite (in --data) or postgres://USER@HOST:PORT/DB "
+           "(password: PGPASSWORD, ~/.pgpass or --db-password-file)", "sqlite",
+     [](const std::string& x, serve_settings& s) {
+       if (x == "sqlite" || x.empty()) {
+         s.db_url.clear();
+         return caf::error{};
+       }
+       if (x.rfind("postgres://", 0) != 0 && x.rfind("postgresql://", 0) != 0)
+         return invalid("want sqlite or a postgres:// URL");
+       auto at = x.find('@');
+       auto userinfo = at == std::string::npos
+                         ? std::string{}
+                         : x.substr(x.find("://") + 3, at - x.find("://") - 3);
+       if (userinfo.find(':') != std::string::npos
+           || x.find("password=") != std::string::npos)
+         return invalid("the URL holds a password, which would show in "
+                        "process lists and logs: use PGPASSWORD, ~/.pgpass "
+                        "or --db-password-file");
+       s.db_url = x;
+       return caf::error{};
+     }},
+    {"db-password-file", "file with the PostgreSQL password", "",
+     [](const std::string& x, serve_settings&) {
+       if (x.empty())
+         return caf::error{};
+       std::ifstream in{x};
+       if (!in)
+         return invalid("cannot read the password file " + x);
+       std::stringstream buf;
+       buf << in.rdbuf();
+       auto password = trimmed(buf.str());
+       if (password.empty())
+         return invalid("the password file " + x + " is empty");
+       // libpq reads it from the environment, so it never is in the URL.
+       ::setenv("PGPASSWORD", password.c_str(), 1);
        return caf::error{};
      }},
     {"http", "address of the HTTP API, HOST:PORT (port 0: any free port)",

@@ -18,6 +18,9 @@ namespace conveyor {
 /// the environment (`CONVEYOR_<NAME>`) and the command line (`--name`).
 struct serve_settings {
   std::filesystem::path data_dir = "conveyor-data";
+  /// Empty: SQLite in the data directory; else a PostgreSQL URL without a
+  /// password (that comes from PGPASSWORD, ~/.pgpass or --db-password-file).
+  std::string db_url;
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 8080;
   size_t workers = 2;
