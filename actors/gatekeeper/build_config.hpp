@@ -1,5 +1,9 @@
 #pragma once
 
+// Superseded for planning builds: `plan_build` (build_plan.hpp) reads configs
+// with Travis's semantics through travis_config.hpp and travis_matrix.hpp.
+// This older, smaller model is no longer used by the gatekeeper.
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>

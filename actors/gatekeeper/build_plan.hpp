@@ -7,8 +7,9 @@
 
 #include <caf/expected.hpp>
 
-#include "actors/gatekeeper/job_matrix.hpp"
+#include "actors/gatekeeper/config_node.hpp"
 #include "actors/gatekeeper/repository.hpp"
+#include "actors/gatekeeper/travis_config.hpp"
 #include "messages/build.hpp"
 #include "messages/build_request.hpp"
 #include "messages/job.hpp"
@@ -56,22 +57,56 @@ resolve_request(build_request req, const std::filesystem::path& mirror_root,
 
 // -- builds -------------------------------------------------------------------
 
+/// The options real builds are planned with: at most 200 jobs per build, and
+/// no Travis defaults (a config without `language`, `os` or `dist` gets
+/// none: conveyor's workers run every job on their own system).
+travis_options gatekeeper_travis_options();
+
 /// What a config text plans, whatever the request: the findings and the
-/// expanded jobs. Depends on the text alone, so it can be cached by the
-/// config's blob id (see `plan_cache`).
+/// normalized config (see travis_config.hpp). Depends on the text alone, so
+/// it can be cached by the config's blob id (see `plan_cache`). The jobs
+/// depend on the request too (`if:` conditions, branches): `plan_build`
+/// expands them.
 struct planned_config {
-  std::vector<config_message> messages;
-  bool fast_finish = false;
-  bool errored = false; ///< `messages` has an error: no jobs
-  std::vector<matrix_job> jobs;
+  std::vector<config_message> messages; ///< findings about the config
+  bool fast_finish = false;             ///< `jobs.fast_finish`
+  bool errored = false;   ///< `messages` has an error: no jobs
+  config_node config;     ///< the normalized config; null if errored
+  travis_options options; ///< how `config` was read and is expanded
 };
 
-/// Parses, checks and expands the text of a build config.
-planned_config plan_config(std::string_view content);
+/// Reads, checks and normalizes the text of a build config.
+planned_config plan_config(std::string_view content,
+                           const travis_options& opts
+                           = gatekeeper_travis_options());
 
-/// Makes the build to store for a resolved request: `created` with one job per
-/// expanded matrix job (ids left 0 for the store), warnings in `messages`; or
-/// `errored` without jobs when there is no config or it has errors.
+/// Makes the build to store for a resolved request, with Travis's semantics:
+///
+/// - a request that is not approved (`[ci skip]`, `branches: only/except`,
+///   the gh-pages branch, a build-level `if:` that does not hold; see
+///   approval.hpp) gives an `errored` build without jobs whose messages end
+///   with an "error" naming the rule (code `ci_skip`, `branch_not_included`,
+///   `branch_excluded`, `github_pages` or `build_condition`) and the reason;
+/// - no config, or a config with errors, gives an `errored` build without
+///   jobs and the findings;
+/// - otherwise the build is `created` with one job per job of the Travis
+///   plan (matrix, includes, excludes, `if:`, stages, allow_failures, in
+///   Travis's order; ids left 0 for the store), warnings in `messages`.
+///
+/// A job without a script is an error `missing_script` (conveyor has no
+/// language defaults), unless its script is `skip`: as in Travis, a phase
+/// given as just `skip` or `ignore` is not run. A config that expands to no
+/// job (every `if:` false) is an error `no_jobs`.
+///
+/// Each job gets `env.global` and its own variables, after the variables
+/// Travis derives from the job: `TRAVIS_OS_NAME`, `TRAVIS_DIST`,
+/// `TRAVIS_CPU_ARCH`, `TRAVIS_OSX_IMAGE`, `TRAVIS_LANGUAGE`,
+/// `TRAVIS_JOB_NAME`, `TRAVIS_BUILD_STAGE_NAME`, `TRAVIS_COMPILER` (and `CC`
+/// / `CXX` for C and C++) and the version of its language
+/// (`TRAVIS_RUBY_VERSION` for `rvm`, `TRAVIS_PYTHON_VERSION`, ...). Its name
+/// is the `name` it is given, else the matrix values that set it apart from
+/// the build's other jobs (e.g. `rvm: 2.7, os: osx`), prefixed by its stage
+/// (`deploy: ship`) when the build has stages.
 build_record plan_build(const build_request& req, const config_file& file,
                         const job_limits& limits, int64_t now_ms);
 

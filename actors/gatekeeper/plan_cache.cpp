@@ -6,35 +6,13 @@ namespace conveyor {
 
 namespace {
 
-size_t size_of(const std::vector<std::string>& xs) {
-  size_t result = 0;
-  for (const auto& x : xs)
-    result += x.size() + sizeof(std::string);
-  return result;
-}
-
-size_t size_of(const std::vector<env_var>& xs) {
-  size_t result = 0;
-  for (const auto& x : xs)
-    result += x.name.size() + x.value.size() + sizeof(env_var);
-  return result;
-}
-
-// Roughly what a plan and its text occupy; a matrix of 200 jobs repeats the
-// shared commands in every job, so the expansion dominates for large configs.
+// Roughly what a plan and its text occupy: the normalized config holds about
+// what the text says (aliases are shared, not copied).
 size_t size_of(const std::string& content, const planned_config& plan) {
-  size_t result = sizeof(planned_config) + content.size();
+  size_t result = sizeof(planned_config) + 3 * content.size();
   for (const auto& msg : plan.messages)
     result += sizeof(msg) + msg.level.size() + msg.key.size() + msg.code.size()
               + msg.message.size();
-  for (const auto& job : plan.jobs) {
-    const auto& p = job.phases;
-    result += sizeof(job) + job.name.size() + size_of(job.own_env)
-              + size_of(job.env) + size_of(p.before_install)
-              + size_of(p.install) + size_of(p.before_script)
-              + size_of(p.script) + size_of(p.after_success)
-              + size_of(p.after_failure) + size_of(p.after_script);
-  }
   return result;
 }
 

@@ -12,7 +12,9 @@
 namespace conveyor {
 
 /// Planned configs (`plan_config`) kept by the blob id of the config file, so
-/// that requests for commits sharing a config parse and expand it once. The
+/// that requests for commits sharing a config read and normalize it once
+/// (the jobs depend on each request's data and are expanded by `plan_build`).
+/// The
 /// least recently used plan is dropped when the cache holds `capacity` plans
 /// or about `max_bytes` of config text, commands and variables.
 ///

@@ -1,6 +1,8 @@
 // From a build request and a real repository to the build to store.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+
 #include "actors/gatekeeper/build_plan.hpp"
 #include "messages/error.hpp"
 #include "test_repo.hpp"
@@ -141,8 +143,7 @@ TEST_CASE("a valid config plans a created build with one job per matrix job") {
   CHECK(build.created_at_ms == 1000);
   CHECK(build.finished_at_ms == 0);
   CHECK(build.request.request_id == "req-9");
-  REQUIRE(build.messages.size() == 1);
-  CHECK(build.messages[0].level == "info");
+  CHECK(build.messages.empty());
   REQUIRE(build.jobs.size() == 2);
   for (int32_t i = 0; i < 2; ++i) {
     const auto& job = build.jobs[static_cast<size_t>(i)];
@@ -167,8 +168,16 @@ TEST_CASE("a valid config plans a created build with one job per matrix job") {
     CHECK(spec.clone);
     CHECK(spec.clone_depth == 0);
   }
-  CHECK(build.jobs[0].spec.env == vars{{"G", "1"}, {"A", "1"}});
-  CHECK(build.jobs[1].spec.env == vars{{"G", "1"}, {"A", "2"}});
+  // What Travis derives from the job first, then env.global, then its own.
+  const vars travis{{"TRAVIS_LANGUAGE", "c"}};
+  auto env_with = [&travis](vars own) {
+    auto result = travis;
+    result.insert(result.end(), own.begin(), own.end());
+    return result;
+  };
+  CHECK(build.jobs[0].spec.env == env_with({{"G", "1"}, {"A", "1"}}));
+  CHECK(build.jobs[1].spec.env == env_with({{"G", "1"}, {"A", "2"}}));
+  CHECK(build.jobs[0].spec.name.empty());
   CHECK_FALSE(build.jobs[0].spec.allow_failure);
   CHECK(build.jobs[1].spec.allow_failure);
 }
@@ -201,12 +210,14 @@ TEST_CASE("an invalid config plans an errored build with all findings") {
   REQUIRE(build.messages.size() == 2);
   CHECK(build.messages[0].code == "unsupported_key");
   CHECK(build.messages[1].code == "invalid_type");
+  CHECK(build.messages[1].level == "error");
 
   file.content = "install: make\n";
   build = plan_build(req, file, job_limits{}, 5);
   CHECK(build.state == build_state::errored);
   REQUIRE(build.messages.size() == 1);
-  CHECK(build.messages[0].code == "missing_script");
+  CHECK(build.messages.back().code == "missing_script");
+  CHECK(build.messages.back().level == "error");
 
   file.content = "script: [\n";
   build = plan_build(req, file, job_limits{}, 5);
@@ -228,7 +239,7 @@ TEST_CASE_METHOD(test_repo, "a repository's config becomes a planned build") {
   CHECK(build.jobs[1].spec.branch == "main");
   CHECK(build.jobs[1].spec.slug == "demo");
   CHECK(build.jobs[1].spec.phases.script == strings{"./test.sh"});
-  CHECK(build.jobs[1].spec.env == vars{{"X", "2"}});
+  CHECK(build.jobs[1].spec.env.back() == env_var{"X", "2"});
 }
 
 TEST_CASE("the git section reaches the jobs") {
@@ -243,9 +254,295 @@ TEST_CASE("the git section reaches the jobs") {
                    ""};
   auto build = plan_build(req, file, job_limits{}, 1);
   CHECK(build.state == build_state::created);
-  REQUIRE(build.jobs.size() == 2);
-  CHECK(build.jobs[0].spec.clone);
+  // As in Travis, no matrix key expands the root: the include is the job.
+  REQUIRE(build.jobs.size() == 1);
+  CHECK(build.jobs[0].spec.name == "bench");
+  CHECK_FALSE(build.jobs[0].spec.clone);
+  // A job's git keys fall back to the root's one by one.
   CHECK(build.jobs[0].spec.clone_depth == 50);
-  CHECK_FALSE(build.jobs[1].spec.clone);
-  CHECK(build.jobs[1].spec.clone_depth == 50);
+  file.content = "git: {depth: 7}\nscript: make\nenv: [A=1, A=2]\n";
+  build = plan_build(req, file, job_limits{}, 1);
+  REQUIRE(build.jobs.size() == 2);
+  CHECK(build.jobs[1].spec.clone);
+  CHECK(build.jobs[1].spec.clone_depth == 7);
+}
+
+// -- Travis semantics ---------------------------------------------------------
+
+namespace {
+
+build_request push(const std::string& branch, const std::string& message) {
+  build_request req;
+  req.request_id = "req-t";
+  req.repo = "/srv/demo";
+  req.slug = "octo/demo";
+  req.sha = "0123456789abcdef0123456789abcdef01234567";
+  req.branch = branch;
+  req.event = "push";
+  req.commit_message = message;
+  return req;
+}
+
+std::string env_value(const job_spec& spec, const std::string& name) {
+  std::string result = "<unset>";
+  for (const auto& var : spec.env)
+    if (var.name == name)
+      result = var.value;
+  return result;
+}
+
+std::vector<std::string> names_of(const build_record& build) {
+  std::vector<std::string> result;
+  for (const auto& job : build.jobs)
+    result.push_back(job.spec.name);
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("a rejected request plans an errored build that says why") {
+  config_file file{".travis.yml", "script: make\n"
+                                  "branches:\n"
+                                  "  only: [master, /^release-/]\n"
+                                  "if: type = push\n",
+                   ""};
+  auto build = plan_build(push("master", "fix [ci skip]"), file, job_limits{},
+                          7);
+  CHECK(build.state == build_state::errored);
+  CHECK(build.jobs.empty());
+  CHECK(build.finished_at_ms == 7);
+  REQUIRE(build.messages.size() == 1);
+  CHECK(build.messages[0].level == "error");
+  CHECK(build.messages[0].code == "ci_skip");
+  CHECK(build.messages[0].message.find("rejected") != std::string::npos);
+
+  build = plan_build(push("feature", "fix"), file, job_limits{}, 7);
+  CHECK(build.state == build_state::errored);
+  REQUIRE_FALSE(build.messages.empty());
+  const auto& msg = build.messages.back();
+  CHECK(msg.level == "error");
+  CHECK(msg.code == "branch_not_included");
+  CHECK(msg.key == "branches");
+  CHECK(msg.line == 2);
+  CHECK(msg.message.find("'feature'") != std::string::npos);
+
+  CHECK(plan_build(push("release-1", "fix"), file, job_limits{}, 7).state
+        == build_state::created);
+  auto cron = push("master", "fix");
+  cron.event = "cron";
+  build = plan_build(cron, file, job_limits{}, 7);
+  CHECK(build.state == build_state::errored);
+  CHECK(build.messages.back().code == "build_condition");
+  CHECK(build.messages.back().key == "if");
+  CHECK(build.messages.back().line == 4);
+
+  build = plan_build(push("gh-pages", "fix"), config_file{".travis.yml",
+                                                          "script: make\n",
+                                                          ""},
+                     job_limits{}, 7);
+  CHECK(build.messages.back().code == "github_pages");
+}
+
+TEST_CASE("matrix values reach the jobs' env and names") {
+  config_file file{".travis.yml", "language: ruby\n"
+                                  "rvm: ['2.7', '3.0']\n"
+                                  "os: [linux, osx]\n"
+                                  "dist: focal\n"
+                                  "env:\n"
+                                  "  global: G=1\n"
+                                  "  jobs: [A=1]\n"
+                                  "script: rake\n"
+                                  "jobs:\n"
+                                  "  exclude:\n"
+                                  "    - os: osx\n"
+                                  "      rvm: '2.7'\n",
+                   ""};
+  auto build = plan_build(push("master", "x"), file, job_limits{}, 1);
+  REQUIRE(build.state == build_state::created);
+  CHECK(names_of(build)
+        == std::vector<std::string>{"os: linux, rvm: 2.7",
+                                    "os: linux, rvm: 3.0",
+                                    "os: osx, rvm: 3.0"});
+  const auto& last = build.jobs[2].spec;
+  CHECK(env_value(last, "TRAVIS_OS_NAME") == "osx");
+  CHECK(env_value(last, "TRAVIS_RUBY_VERSION") == "3.0");
+  CHECK(env_value(last, "TRAVIS_LANGUAGE") == "ruby");
+  CHECK(env_value(last, "TRAVIS_DIST") == "<unset>"); // focal is linux only
+  CHECK(env_value(last, "TRAVIS_BUILD_STAGE_NAME") == "<unset>");
+  CHECK(last.env.at(last.env.size() - 2) == env_var{"G", "1"});
+  CHECK(last.env.back() == env_var{"A", "1"});
+  CHECK(env_value(build.jobs[0].spec, "TRAVIS_DIST") == "focal");
+
+  file.content = "language: cpp\ncompiler: [gcc, clang]\nscript: make\n";
+  build = plan_build(push("master", "x"), file, job_limits{}, 1);
+  REQUIRE(build.jobs.size() == 2);
+  CHECK(build.jobs[1].spec.name == "compiler: clang");
+  CHECK(env_value(build.jobs[1].spec, "TRAVIS_COMPILER") == "clang");
+  CHECK(env_value(build.jobs[1].spec, "CXX") == "clang++");
+  CHECK(env_value(build.jobs[0].spec, "CC") == "gcc");
+}
+
+TEST_CASE("stages conditions and allowed failures shape the jobs") {
+  config_file file{".travis.yml",
+                   "script: make test\n"
+                   "stages:\n"
+                   "  - test\n"
+                   "  - name: deploy\n"
+                   "    if: branch = master\n"
+                   "jobs:\n"
+                   "  fast_finish: true\n"
+                   "  include:\n"
+                   "    - name: flaky\n"
+                   "    - name: unit\n"
+                   "    - name: nightly\n"
+                   "      if: type = cron\n"
+                   "    - stage: deploy\n"
+                   "      name: ship\n"
+                   "      script: make deploy\n"
+                   "  allow_failures:\n"
+                   "    - name: flaky\n",
+                   ""};
+  auto build = plan_build(push("master", "x"), file, job_limits{}, 1);
+  REQUIRE(build.state == build_state::created);
+  CHECK(build.fast_finish);
+  CHECK(names_of(build)
+        == std::vector<std::string>{"test: unit", "test: flaky",
+                                    "deploy: ship"});
+  CHECK(build.jobs[1].spec.allow_failure);
+  CHECK_FALSE(build.jobs[0].spec.allow_failure);
+  CHECK(env_value(build.jobs[2].spec, "TRAVIS_BUILD_STAGE_NAME") == "Deploy");
+  CHECK(env_value(build.jobs[2].spec, "TRAVIS_JOB_NAME") == "ship");
+  CHECK(build.jobs[2].spec.phases.script
+        == std::vector<std::string>{"make deploy"});
+  for (size_t i = 0; i < build.jobs.size(); ++i)
+    CHECK(build.jobs[i].spec.index == static_cast<int32_t>(i + 1));
+  bool skipped = false;
+  for (const auto& msg : build.messages)
+    skipped = skipped || msg.code == "skip_job";
+  CHECK(skipped);
+
+  build = plan_build(push("topic", "x"), file, job_limits{}, 1);
+  CHECK(names_of(build)
+        == std::vector<std::string>{"test: unit", "test: flaky"});
+}
+
+TEST_CASE("a config whose jobs are all skipped or too many is errored") {
+  config_file file{".travis.yml", "script: make\n"
+                                  "jobs:\n"
+                                  "  include:\n"
+                                  "    - if: branch = master\n",
+                   ""};
+  auto build = plan_build(push("topic", "x"), file, job_limits{}, 1);
+  CHECK(build.state == build_state::errored);
+  CHECK(build.messages.back().code == "no_jobs");
+  std::string many = "script: make\nenv:\n";
+  for (int i = 0; i < 201; ++i)
+    many += "  - I=" + std::to_string(i) + "\n";
+  file.content = many;
+  build = plan_build(push("master", "x"), file, job_limits{}, 1);
+  CHECK(build.state == build_state::errored);
+  CHECK(build.jobs.empty());
+  CHECK(build.messages.back().code == "too_many_jobs");
+  // The limit is an option of the plan.
+  travis_options opts = gatekeeper_travis_options();
+  CHECK(opts.max_jobs == 200);
+  opts.max_jobs = 300;
+  build = plan_build(push("master", "x"), file, plan_config(many, opts),
+                     job_limits{}, 1);
+  CHECK(build.state == build_state::created);
+  CHECK(build.jobs.size() == 201);
+}
+
+TEST_CASE("a phase given as skip is not run and needs no script") {
+  config_file file{".travis.yml", "install: skip\n"
+                                  "script: make\n"
+                                  "after_script: [echo a]\n"
+                                  "jobs:\n"
+                                  "  include:\n"
+                                  "    - name: deploy\n"
+                                  "      script: skip\n"
+                                  "    - name: plain\n"
+                                  "      after_script: []\n",
+                   ""};
+  auto build = plan_build(push("master", "x"), file, job_limits{}, 1);
+  REQUIRE(build.state == build_state::created);
+  REQUIRE(build.jobs.size() == 2);
+  CHECK(build.jobs[0].spec.phases.install.empty());
+  CHECK(build.jobs[0].spec.phases.script.empty());
+  CHECK(build.jobs[1].spec.phases.script == std::vector<std::string>{"make"});
+  // As in Travis, an empty phase is dropped: the root's is inherited.
+  CHECK(build.jobs[1].spec.phases.after_script
+        == std::vector<std::string>{"echo a"});
+  bool reported = false;
+  for (const auto& msg : build.messages)
+    reported = reported
+               || (msg.code == "empty" && msg.key == "jobs.include.after_script");
+  CHECK(reported);
+}
+
+TEST_CASE("Travis's defaults can be asked for") {
+  travis_options opts = gatekeeper_travis_options();
+  CHECK_FALSE(opts.defaults);
+  opts.defaults = true;
+  config_file file{".travis.yml", "script: make\n", ""};
+  auto build = plan_build(push("master", "x"), file,
+                          plan_config(file.content, opts), job_limits{}, 1);
+  REQUIRE(build.jobs.size() == 1);
+  CHECK(env_value(build.jobs[0].spec, "TRAVIS_OS_NAME") == "linux");
+  CHECK(env_value(build.jobs[0].spec, "TRAVIS_DIST") == "focal");
+  CHECK(env_value(build.jobs[0].spec, "TRAVIS_LANGUAGE") == "ruby");
+  build = plan_build(push("master", "x"), file, job_limits{}, 1);
+  REQUIRE(build.jobs.size() == 1);
+  CHECK(build.jobs[0].spec.env.empty());
+}
+
+TEST_CASE("hostile configs plan errored builds with a clear error") {
+  std::string big = "script:\n";
+  while (big.size() < 5 * 1024 * 1024)
+    big += "  - echo a line of a very long build script\n";
+  std::string deep = "script: " + std::string(1000, '[')
+                     + std::string(1000, ']') + "\n";
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 10; ++i)
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a"
+            + (i > 1 ? std::to_string(i - 1) : std::string{}) + ", *a"
+            + (i > 1 ? std::to_string(i - 1) : std::string{}) + ", *a"
+            + (i > 1 ? std::to_string(i - 1) : std::string{}) + ", *a"
+            + (i > 1 ? std::to_string(i - 1) : std::string{}) + ", *a"
+            + (i > 1 ? std::to_string(i - 1) : std::string{}) + ", *a"
+            + (i > 1 ? std::to_string(i - 1) : std::string{}) + ", *a"
+            + (i > 1 ? std::to_string(i - 1) : std::string{}) + ", *a"
+            + (i > 1 ? std::to_string(i - 1) : std::string{}) + "]\n";
+  bomb += "script: *a9\n";
+  std::string env = "script: make\nenv:\n";
+  for (int i = 0; i < 10000; ++i)
+    env += "  - I=" + std::to_string(i) + "\n";
+  struct hostile {
+    std::string name;
+    std::string yaml;
+    std::string code;
+  };
+  std::vector<hostile> cases{{"5 MB", big, "too_large"},
+                             {"1000 deep", deep, "too_deep"},
+                             {"alias bomb", bomb, "too_large"},
+                             {"10000 env entries", env, "too_many_jobs"}};
+  for (const auto& x : cases) {
+    INFO(x.name);
+    auto start = std::chrono::steady_clock::now();
+    auto build = plan_build(push("master", "x"),
+                            config_file{".travis.yml", x.yaml, ""},
+                            job_limits{}, 1);
+    auto took = std::chrono::duration<double>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    CHECK(took < 5.0);
+    CHECK(build.state == build_state::errored);
+    CHECK(build.jobs.empty());
+    REQUIRE_FALSE(build.messages.empty());
+    CHECK(build.messages.back().level == "error");
+    const auto& code = build.messages.back().code;
+    // yaml-cpp may stop deep nesting itself, as a syntax error.
+    bool deep_syntax = x.code == "too_deep" && code == "syntax_error";
+    CHECK((code == x.code || deep_syntax));
+  }
 }
