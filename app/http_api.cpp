@@ -467,18 +467,33 @@ void http_api::impl::add_routes() {
         [this](http::request& req, http::route_params&, http::responder out) {
           auto draining_now = draining->load();
           in_actor([this, req, out, draining_now](caf::event_based_actor* self) mutable {
-            self->request(modules.scheduler, 2s, fetch_atom::value,
-                          status_atom::value)
+            // Ready: the scheduler has recovered and the store runs (with
+            // PostgreSQL away, the store restarts until it is back).
+            self->request(modules.tree, 2s, fetch_atom::value, status_atom::value)
               .then(
-                [out, draining_now](const scheduler_status& st) mutable {
-                  auto ready = st.recovered && !st.draining && !draining_now;
-                  json body{{"ready", ready},
-                            {"recovered", st.recovered},
-                            {"draining", st.draining || draining_now},
-                            {"queued", st.queued},
-                            {"running", st.running},
-                            {"worker_slots", st.slots}};
-                  out.send(json_response(ready ? 200 : 503, body));
+                [this, self, req, out, draining_now](const supervision_report& tree) mutable {
+                  std::string store_state = "unknown";
+                  for (auto& child : tree)
+                    if (child.path == "node/store")
+                      store_state = child.state;
+                  self->request(modules.scheduler, 2s, fetch_atom::value,
+                                status_atom::value)
+                    .then(
+                      [out, draining_now, store_state](const scheduler_status& st) mutable {
+                        auto ready = st.recovered && !st.draining && !draining_now
+                                     && store_state == "running";
+                        json body{{"ready", ready},
+                                  {"recovered", st.recovered},
+                                  {"draining", st.draining || draining_now},
+                                  {"store", store_state},
+                                  {"queued", st.queued},
+                                  {"running", st.running},
+                                  {"worker_slots", st.slots}};
+                        out.send(json_response(ready ? 200 : 503, body));
+                      },
+                      [req, out](const caf::error& err) mutable {
+                        out.send(error_response(req, 503, "not ready: " + describe(err)));
+                      });
                 },
                 [req, out](const caf::error& err) mutable {
                   out.send(error_response(req, 503, "not ready: " + describe(err)));

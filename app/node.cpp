@@ -115,6 +115,13 @@ child_spec supervisor_child(std::string id, supervisor_config cfg,
 child_spec store_child(std::shared_ptr<wiring> w) {
   child_spec spec;
   spec.id = "store";
+  // A database server may be away for a while (a restart, the network): try
+  // again at growing intervals, at most every 5 s, which stays within the
+  // restart intensity however long it takes. The messages for the store wait
+  // in its front meanwhile.
+  if (!w->cfg.db_url.empty())
+    spec.backoff = backoff_settings{std::chrono::milliseconds{50},
+                                    std::chrono::seconds{5}, 0.2};
   spec.front = caf::actor_cast<caf::actor>(w->modules.store);
   spec.start = [w](caf::actor_system& sys) -> caf::expected<caf::actor> {
     auto store = w->cfg.db_url.empty()

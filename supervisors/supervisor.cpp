@@ -127,17 +127,19 @@ void prune(std::deque<clock_type::time_point>& xs, clock_type::time_point now,
 }
 
 std::chrono::milliseconds backoff_delay(supervisor_state& st,
+                                        const child_spec& child,
                                         size_t earlier_restarts) {
-  const auto& cfg = st.cfg;
-  if (cfg.backoff_initial.count() <= 0)
+  auto cfg = child.backoff.value_or(backoff_settings{
+    st.cfg.backoff_initial, st.cfg.backoff_max, st.cfg.backoff_jitter});
+  if (cfg.initial.count() <= 0)
     return std::chrono::milliseconds{0};
-  auto ms = static_cast<double>(cfg.backoff_initial.count())
+  auto ms = static_cast<double>(cfg.initial.count())
             * std::pow(2.0, static_cast<double>(
                               std::min<size_t>(earlier_restarts, 30)));
-  if (cfg.backoff_max.count() > 0)
-    ms = std::min(ms, static_cast<double>(cfg.backoff_max.count()));
+  if (cfg.max.count() > 0)
+    ms = std::min(ms, static_cast<double>(cfg.max.count()));
   // Jitter keeps children that failed together from retrying in lockstep.
-  auto jitter = std::clamp(cfg.backoff_jitter, 0.0, 1.0);
+  auto jitter = std::clamp(cfg.jitter, 0.0, 1.0);
   if (jitter > 0.0) {
     std::uniform_real_distribution<double> spread{-jitter, jitter};
     ms *= 1.0 + spread(st.rng);
@@ -294,7 +296,7 @@ void handle_exit(supervisor_ptr self, size_t index, caf::error reason) {
     return;
   }
   prune(child.restarts, now, st.cfg.max_seconds);
-  st.delay = backoff_delay(st, child.restarts.size());
+  st.delay = backoff_delay(st, child.spec, child.restarts.size());
   child.restarts.push_back(now);
   // The group: the failed child and, by strategy, the running siblings;
   // temporary siblings are stopped but never restarted.

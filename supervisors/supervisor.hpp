@@ -27,6 +27,16 @@ enum class restart_strategy {
   rest_for_one, ///< stop and restart the failed child and those after it
 };
 
+/// Exponential backoff before a restart: `initial` doubled for each earlier
+/// restart of the same child within the intensity window, capped at `max`
+/// (if non-zero), then spread by +/- `jitter` (a fraction, 0..1). Zero
+/// `initial`: restart at once.
+struct backoff_settings {
+  std::chrono::milliseconds initial{0};
+  std::chrono::milliseconds max{0};
+  double jitter = 0.0;
+};
+
 /// How a supervisor starts one child: an id for logs and lookups, and a
 /// factory that spawns it (or fails, e.g. when a store cannot be opened).
 /// The factory is called again on every restart, from inside the supervisor.
@@ -44,6 +54,9 @@ struct child_spec {
   /// The child is a supervisor: its own children appear in reports, and
   /// fault injection can reach them.
   bool supervisor = false;
+  /// The child's own backoff (for one that wraps an external system, such as
+  /// a database); unset: the supervisor's.
+  std::optional<backoff_settings> backoff = std::nullopt;
 };
 
 /// Makes the spec of a dynamic child from its id (OTP's simple_one_for_one).

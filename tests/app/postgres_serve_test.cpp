@@ -10,6 +10,7 @@
 using namespace conveyor;
 using namespace conveyor::test;
 using json = nlohmann::json;
+namespace fs = std::filesystem;
 
 TEST_CASE("serve: builds run on PostgreSQL and survive a restart of the node") {
   conveyor::testing::pg_database db{conveyor::testing::pg_database::kind::database};
@@ -62,4 +63,105 @@ TEST_CASE("serve: a PostgreSQL URL with a password in it is refused") {
   CHECK(WEXITSTATUS(std::system(cmd.c_str())) == 2);
   auto out = slurp(dir.path / "out");
   CHECK(out.find("PGPASSWORD") != std::string::npos);
+}
+
+namespace {
+
+/// A PostgreSQL server of the test's own (the fixture's is shared), started
+/// and stopped with tests/adapters/postgres/pg-server.sh.
+struct own_pg_server {
+  fs::path dir;
+
+  explicit own_pg_server(fs::path where) : dir(std::move(where)) {
+    // The server runs as user postgres, who must reach its directory.
+    fs::permissions(dir.parent_path(),
+                    fs::perms::group_exec | fs::perms::others_exec,
+                    fs::perm_options::add);
+    REQUIRE(run("start") == 0);
+  }
+
+  ~own_pg_server() {
+    run("stop");
+  }
+
+  int run(const std::string& command) const {
+    auto cmd = std::string{CONVEYOR_SOURCE_DIR "/tests/adapters/postgres/pg-server.sh "}
+               + command + " " + dir.string() + " >/dev/null 2>&1";
+    return WEXITSTATUS(std::system(cmd.c_str()));
+  }
+
+  std::string url() const {
+    auto text = slurp(dir / "url");
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+      text.pop_back();
+    return text;
+  }
+};
+
+json get_json(serve_process& serve, const std::string& target) {
+  auto res = serve.call("GET", target);
+  auto body = json::parse(res.body, nullptr, false);
+  return res.status == 200 && !body.is_discarded() ? body : json{};
+}
+
+} // namespace
+
+TEST_CASE("serve: 100 builds finish with whole logs while PostgreSQL restarts twice") {
+  scratch_dir dir;
+  own_pg_server pg{dir.path / "pg"};
+  auto repo = config_repo(
+    "script: for i in 1 2 3 4 5; do echo \"line $i\"; sleep 0.05; done\n", dir.path);
+  serve_process serve{dir.path / "data", {"--db", pg.url(), "--workers", "4"}};
+  serve.wait_ready();
+  std::vector<int64_t> ids;
+  auto submit = [&serve, &repo](int n) {
+    std::map<std::string, std::string> headers{{"X-Request-Id", "pg-restart-" + std::to_string(n)}};
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    for (;;) {
+      auto res = serve.call("POST", "/api/builds", json{{"repo", repo}}.dump(), headers);
+      if (res.status == 201)
+        return json::parse(res.body)["id"].get<int64_t>();
+      INFO(res.status << " " << res.body);
+      REQUIRE(res.status >= 500);
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  for (int i = 0; i < 100; ++i) {
+    ids.push_back(submit(i));
+    if (i == 30 || i == 70)
+      REQUIRE(pg.run("restart") == 0); // while jobs run and logs stream
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+  for (auto id : ids) {
+    json build;
+    for (;;) {
+      build = get_json(serve, "/api/builds/" + std::to_string(id));
+      if (!build.is_null() && build["state"] != "created" && build["state"] != "started")
+        break;
+      INFO("build " << id << ": " << build.dump());
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    INFO("build " << id << ": " << build.dump());
+    CHECK(build["state"] == "passed");
+    auto job = build["jobs"][0];
+    auto attempt = job["attempt"].get<int>();
+    auto log = serve.call("GET", "/api/jobs/" + std::to_string(job["id"].get<int64_t>())
+                                   + "/log?attempt=" + std::to_string(attempt)).body;
+    size_t at = 0;
+    for (int i = 1; i <= 5; ++i) {
+      auto line = "line " + std::to_string(i) + "\n";
+      auto next = log.find(line, at);
+      CHECK(next != std::string::npos);
+      if (next == std::string::npos)
+        break;
+      CHECK(log.find(line, next + 1) == std::string::npos);
+      at = next;
+    }
+    CHECK(log.find("Done. Your build exited with 0.") != std::string::npos);
+  }
+  CHECK(serve.stderr_text().find("restarting supervisor=node child=store") != std::string::npos);
+  auto ready = get_json(serve, "/readyz");
+  CHECK(ready["store"] == "running");
 }

@@ -16,7 +16,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start DIR [PORT] | stop DIR" >&2
+  echo "usage: $0 start DIR [PORT] | restart DIR | stop DIR" >&2
   exit 2
 }
 
@@ -85,6 +85,12 @@ fail() {
 }
 
 case "$command" in
+  restart)
+    # The same server again, data kept: for tests of a database that goes
+    # away and comes back (pg_ctl reuses the options it was started with).
+    as_owner "$bin/pg_ctl" -D "$data" -l "$log" -m fast -w -t 60 restart \
+      >/dev/null 2>&1 || fail "the server did not restart"
+    ;;
   start)
     # A server left over by an interrupted run is stopped and wiped.
     stop_server
