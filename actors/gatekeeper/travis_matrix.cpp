@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -128,9 +129,24 @@ void add_env_of(condition_data& out, const config_node& env) {
     add_env(out, entry);
 }
 
-void add_attributes(condition_data& out, const config_node& x) {
+// The build attributes a condition can name (the parser's `var`): the only
+// ones its evaluation reads.
+bool is_condition_attribute(std::string_view key) {
+  static const std::unordered_set<std::string_view> names = {
+    "type",  "repo", "head_repo", "os",     "dist",   "group",
+    "sudo",  "language", "sender", "fork",  "draft",  "branch",
+    "head_branch", "tag", "commit_message"};
+  return names.count(key) > 0;
+}
+
+// Adds the scalar entries of `x` but `env` as attributes (all of them, or
+// with `readable_only` those a condition can read).
+void add_attributes(condition_data& out, const config_node& x,
+                    bool readable_only = false) {
   for (const auto& entry : x.entries()) {
     if (entry.key == "env")
+      continue;
+    if (readable_only && !is_condition_attribute(entry.key))
       continue;
     const auto& v = entry.value;
     if (v.is_string())
@@ -221,7 +237,23 @@ public:
       return true;
     if (spent_)
       return false;
-    auto result = accept_condition(cond, subject, data);
+    // As `accept_condition`, but each distinct condition is parsed once per
+    // step (a root `if:` is copied into every job), and the data holds only
+    // the attributes a condition can read: jobs carry their commands too.
+    auto text = cond.scalar_text();
+    auto parsed = parsed_.find(text);
+    if (parsed == parsed_.end())
+      parsed = parsed_.emplace(text, parse_condition(text)).first;
+    bool result = false;
+    if (parsed->second.cond) {
+      condition_data seen;
+      add_attributes(seen, data, true);
+      add_attributes(seen, subject, true);
+      add_env_of(seen, data.get("env"));
+      add_env_of(seen, subject.get("env"));
+      auto value = evaluate(*parsed->second.cond, seen);
+      result = !value.error && value.value;
+    }
     if (clock::now() > deadline_)
       spent_ = true;
     return result;
@@ -246,6 +278,7 @@ private:
   static constexpr std::chrono::seconds budget{3};
   clock::time_point deadline_;
   bool spent_ = false;
+  std::unordered_map<std::string, condition_parse_result> parsed_;
 };
 
 // -- the matrix ---------------------------------------------------------------
@@ -481,21 +514,30 @@ private:
     return {};
   }
 
+  // Each job's env as a list of entries: its own (or the first of the env
+  // matrix if it has none), after env.global. Computed whole, then set once:
+  // every `set` copies the job's entries.
   rows with_env(rows xs) const {
-    for (auto& x : xs)
-      if (auto env = x.find("env"); env && !env->is_null()
-                                    && !(env->is_bool() && !env->flag()))
-        x.set("env", config_node::list(env_array(*env), env->mark()));
     auto first = first_env();
-    if (!first.is_null())
-      for (auto& x : xs)
-        if (!x.has("env") || x.get("env").is_null())
-          x.set("env", config_node::list({first}));
     auto env = config_.get("env");
-    if (env.is_map() && env.has("global")) {
-      auto global = global_env(config_);
-      for (auto& x : xs) {
-        auto own = x.get("env");
+    bool has_global = env.is_map() && env.has("global");
+    auto global = has_global ? global_env(config_) : std::vector<config_node>{};
+    for (auto& x : xs) {
+      const auto* own_env = x.find("env");
+      config_node own;
+      bool changed = false;
+      if (own_env != nullptr && !own_env->is_null()
+          && !(own_env->is_bool() && !own_env->flag())) {
+        own = config_node::list(env_array(*own_env), own_env->mark());
+        changed = true;
+      } else if (own_env != nullptr) {
+        own = *own_env;
+      }
+      if (!first.is_null() && (own_env == nullptr || own_env->is_null())) {
+        own = config_node::list({first});
+        changed = true;
+      }
+      if (has_global) {
         std::vector<config_node> vars;
         vars.reserve(global.size() + own.size());
         std::unordered_multimap<std::size_t, std::size_t> seen;
@@ -512,8 +554,11 @@ private:
           add(item);
         for (const auto& item : own.items())
           add(item);
-        x.set("env", config_node::list(std::move(vars)));
+        own = config_node::list(std::move(vars));
+        changed = true;
       }
+      if (changed)
+        x.set("env", std::move(own));
     }
     return xs;
   }
@@ -714,8 +759,11 @@ travis_stages apply_travis_stages(const config_node& config,
   };
   for (const auto& x : configs)
     add(x);
-  for (const auto& job : jobs)
-    add(config_node::map({{"name", config_node::string(stage_of(job)), {}}}));
+  for (const auto& job : jobs) {
+    auto stage = stage_of(job);
+    if (seen.count(lower(stage)) == 0)
+      add(config_node::map({{"name", config_node::string(stage), {}}}));
+  }
   // Stages without jobs are dropped, and jobs without a stage.
   std::unordered_set<std::string> used;
   for (const auto& job : jobs)
