@@ -337,8 +337,20 @@ private:
       case 'G': case 'X': case 'C': case 'M':
         unsupported_regex(source_, std::string{"\\"} + e);
       default:
+        if (e >= '0' && e <= '9' && too_many_digits())
+          invalid_regex(source_);
         out.append(1, '\\').append(1, e);
     }
+  }
+
+  // std::regex reads the number of a back-reference `\123` into a long
+  // without checking for overflow (undefined behaviour). A pattern short
+  // enough has fewer than 1000 groups, so a longer number is invalid anyway.
+  bool too_many_digits() const {
+    auto end = i_;
+    while (end < source_.size() && source_[end] >= '0' && source_[end] <= '9')
+      ++end;
+    return end - i_ > 3;
   }
 
   void char_class() {

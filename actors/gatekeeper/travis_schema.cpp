@@ -230,8 +230,8 @@ strings violations(const travis_support& rule, const config_node& job) {
   for (const auto& [key, allowed] : rule.only) {
     auto have = supporting(job, key);
     auto any = std::any_of(have.begin(), have.end(),
-                           [&allowed](const std::string& x) {
-                             return contains(allowed, x);
+                           [&values = allowed](const std::string& x) {
+                             return contains(values, x);
                            });
     if (any)
       continue;
@@ -241,8 +241,8 @@ strings violations(const travis_support& rule, const config_node& job) {
   for (const auto& [key, excluded] : rule.except) {
     auto have = supporting(job, key);
     auto any = std::any_of(have.begin(), have.end(),
-                           [&excluded](const std::string& x) {
-                             return !contains(excluded, x);
+                           [&values = excluded](const std::string& x) {
+                             return !contains(values, x);
                            });
     if (any)
       continue;
