@@ -102,6 +102,14 @@ struct job_spec {
   job_phases phases;
   bool allow_failure = false;
   job_limits limits;
+  /// The job's build stage (Travis `stage`, as the config spells it); empty
+  /// when the build has no stages. The scheduler queues the jobs of a stage
+  /// only once every job of the stages before it has ended.
+  std::string stage;
+  int32_t stage_index = 0;    ///< the stage's position in the build, from 0
+  int32_t pull_request = 0;   ///< the pull request's number; 0 if none
+  std::string pull_request_branch; ///< the pull request's head branch
+  std::string pull_request_slug;   ///< owner/name the pull request comes from
 };
 
 template <class Inspector>
@@ -110,7 +118,8 @@ typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
            x.build_number, x.index, x.attempt, x.name, x.request_id, x.repo, x.slug,
            x.sha, x.branch, x.tag, x.event, x.commit_message, x.clone,
            x.clone_depth, x.env, x.phases,
-           x.allow_failure, x.limits);
+           x.allow_failure, x.limits, x.stage, x.stage_index,
+           x.pull_request, x.pull_request_branch, x.pull_request_slug);
 }
 
 /// Returns the job's display number, e.g. "12.3".

@@ -263,6 +263,26 @@ std::string name_of(const config_node& job,
   return result;
 }
 
+std::string lowered(std::string x) {
+  for (auto& c : x)
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+  return x;
+}
+
+// Sets the job's stage, as the config spells it, and the stage's position
+// in `stages`, whose names compare without case as in Travis.
+void apply_stage(const config_node& job, const std::vector<config_node>& stages,
+                 job_spec& spec) {
+  spec.stage = job.get("stage").scalar_text();
+  auto key = lowered(spec.stage);
+  for (size_t i = 0; i < stages.size(); ++i)
+    if (lowered(stages[i].get("name").scalar_text()) == key) {
+      spec.stage_index = static_cast<int32_t>(i);
+      return;
+    }
+}
+
 size_t size_of(const std::vector<std::string>& xs) {
   size_t result = 0;
   for (const auto& x : xs)
@@ -296,6 +316,11 @@ job_record make_job(const build_request& req, const config_node& job,
   spec.tag = req.tag;
   spec.event = req.event;
   spec.commit_message = req.commit_message;
+  if (req.pull_request > 0) {
+    spec.pull_request = req.pull_request;
+    spec.pull_request_branch = req.head_branch;
+    spec.pull_request_slug = req.head_repo;
+  }
   spec.env = env_of(job, staged);
   spec.phases = phases_of(job);
   apply_git(job, root, spec);
@@ -452,6 +477,8 @@ build_record plan_build(const build_request& req, const config_file& file,
     auto name = name_of(job, keys, staged);
     auto record = make_job(build.request, job, plan.config, name, staged,
                            static_cast<int32_t>(i + 1), limits, now_ms);
+    if (staged)
+      apply_stage(job, travis.stages, record.spec);
     bytes += size_of(record.spec);
     if (bytes > max_build_bytes) {
       build.messages.push_back(error_message(

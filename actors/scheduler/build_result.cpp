@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "actors/scheduler/stage_policy.hpp"
+
 namespace conveyor {
 
 namespace {
@@ -33,10 +35,28 @@ build_state worst_of(const std::vector<job_outcome>& jobs) {
   return all_canceled ? build_state::canceled : build_state::passed;
 }
 
+// The jobs that count: without those canceled because an earlier stage
+// broke (they never ran).
+std::vector<job_outcome> counted(const std::vector<job_outcome>& jobs) {
+  std::vector<staged_job> staged;
+  staged.reserve(jobs.size());
+  for (const auto& job : jobs)
+    staged.push_back({0, job.stage_index, job.state, job.allow_failure});
+  auto broken = broken_stage(staged);
+  if (broken < 0)
+    return jobs;
+  std::vector<job_outcome> result;
+  for (const auto& job : jobs)
+    if (job.state != job_state::canceled || job.stage_index <= broken)
+      result.push_back(job);
+  return result;
+}
+
 } // namespace
 
-std::optional<build_state> decide_build(const std::vector<job_outcome>& jobs,
+std::optional<build_state> decide_build(const std::vector<job_outcome>& all,
                                         bool fast_finish) {
+  auto jobs = counted(all);
   auto all_done = std::all_of(jobs.begin(), jobs.end(), [](const job_outcome& x) {
     return is_terminal(x.state);
   });

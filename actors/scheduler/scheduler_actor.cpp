@@ -13,6 +13,7 @@
 #include "actors/scheduler/build_result.hpp"
 #include "actors/scheduler/job_queue.hpp"
 #include "actors/scheduler/scheduler_metrics.hpp"
+#include "actors/scheduler/stage_policy.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 
@@ -61,6 +62,7 @@ struct tracked_job {
   job_spec spec;
   job_state state = job_state::created;
   bool cancel_requested = false; ///< canceled while its queueing was stored
+  bool queueing = false;         ///< its stage came up; storing its queueing
   bool finishing = false;        ///< its worker reported the end; storing it
 };
 
@@ -239,7 +241,8 @@ void update_build(scheduler_ptr self, int64_t build_id) {
   auto any_started = false;
   for (auto id : build.job_ids) {
     auto& job = st.jobs.at(id);
-    outcomes.push_back({job.state, job.spec.allow_failure});
+    outcomes.push_back({job.state, job.spec.allow_failure,
+                        job.spec.stage_index});
     any_started = any_started || job.state >= job_state::started;
   }
   if (auto result = decide_build(outcomes, build.fast_finish)) {
@@ -252,6 +255,48 @@ void update_build(scheduler_ptr self, int64_t build_id) {
 }
 
 // -- jobs ---------------------------------------------------------------------
+
+void persist_job(scheduler_ptr self, job_state_changed event,
+                 bool from_worker = false, uint64_t owed = 0);
+bool cancel_job(scheduler_ptr self, int64_t job_id, const std::string& why);
+
+// Moves a build on stage by stage (see stage_policy.hpp): queues the created
+// jobs whose stage has come up, cancels those after a broken stage. Created
+// jobs of later stages stay created, in the store too, so a restarted
+// scheduler finds them waiting for their stage.
+void advance_stages(scheduler_ptr self, int64_t build_id) {
+  auto& st = self->state;
+  auto build = st.builds.find(build_id);
+  if (build == st.builds.end())
+    return;
+  std::vector<staged_job> staged;
+  staged.reserve(build->second.job_ids.size());
+  for (auto id : build->second.job_ids) {
+    auto& job = st.jobs.at(id);
+    auto state = job.state;
+    if (state == job_state::created && job.queueing)
+      state = job_state::queued;
+    if (job.cancel_requested && !is_terminal(state))
+      state = job_state::canceled;
+    staged.push_back({id, job.spec.stage_index, state, job.spec.allow_failure});
+  }
+  auto step = next_stage_step(staged);
+  for (auto id : step.queue) {
+    auto& job = st.jobs.at(id);
+    job.queueing = true;
+    if (!job.spec.stage.empty())
+      logger()->debug("stage up request_id={} job_id={} number={} stage={}",
+                      job.spec.request_id, id, job_number(job.spec),
+                      job.spec.stage);
+    persist_job(self, {id, job.spec.attempt, job_state::queued, now_ms(), -1,
+                       ""});
+  }
+  if (!step.cancel.empty())
+    logger()->info("canceling later stages build_id={} jobs={} reason=\"{}\"",
+                   build_id, step.cancel.size(), earlier_stage_failed);
+  for (auto id : step.cancel)
+    cancel_job(self, id, earlier_stage_failed);
+}
 
 // Acts on a transition the store has applied.
 void on_job_changed(scheduler_ptr self, const job_state_changed& event) {
@@ -273,6 +318,8 @@ void on_job_changed(scheduler_ptr self, const job_state_changed& event) {
     st.queue.push(job.spec);
     dispatch(self);
   }
+  if (is_terminal(event.state))
+    advance_stages(self, job.spec.build_id);
   update_build(self, job.spec.build_id);
 }
 
@@ -292,9 +339,13 @@ void requeue_if_stored(scheduler_ptr self, job_state_changed event) {
     .then(
       [self, event](const job_record& job) {
         auto i = self->state.jobs.find(event.job_id);
-        if (job.state == job_state::queued && job.spec.attempt == event.attempt
-            && i != self->state.jobs.end() && i->second.state == job_state::created)
+        if (i == self->state.jobs.end()
+            || i->second.state != job_state::created)
+          return;
+        if (job.state == job_state::queued && job.spec.attempt == event.attempt)
           on_job_changed(self, event);
+        else
+          i->second.queueing = false; // e.g. canceled meanwhile
       },
       [self, event](const caf::error&) {
         self->delayed_send(self, store_retry, retry_atom::value, event, false,
@@ -305,7 +356,7 @@ void requeue_if_stored(scheduler_ptr self, job_state_changed event) {
 // Stores a transition, then acts on it. Only the end of a run that a worker
 // reports frees that worker's slot. `owed`: the worker's report to answer.
 void persist_job(scheduler_ptr self, job_state_changed event,
-                 bool from_worker = false, uint64_t owed = 0) {
+                 bool from_worker, uint64_t owed) {
   auto frees_slot = from_worker && is_terminal(event.state);
   self->request(self->state.store, store_timeout, event)
     .then(
@@ -406,9 +457,7 @@ void adopt(scheduler_ptr self, const build_record& build) {
       continue; // its slot reports the rest
     switch (job.state) {
       case job_state::created:
-        persist_job(self, {id, job.spec.attempt, job_state::queued, now_ms(),
-                           -1, ""});
-        break;
+        break; // queued when its stage comes up: see advance_stages
       case job_state::queued:
         st.queue.push(job.spec);
         break;
@@ -420,6 +469,7 @@ void adopt(scheduler_ptr self, const build_record& build) {
         break;
     }
   }
+  advance_stages(self, build.id);
   dispatch(self);
   update_build(self, build.id);
 }

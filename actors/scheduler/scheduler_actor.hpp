@@ -21,10 +21,13 @@ struct scheduler_config {
 
 /// Spawns the scheduler. It first asks the worker slots of `cfg.workers`
 /// what they run, then rebuilds its state from the store: created jobs are
-/// queued, queued ones wait again, runs a slot still holds go on there, and
-/// the other runs in flight are lost and queued again as a new attempt. It
-/// hands out no job before that is done. Then it queues
-/// the jobs of the builds it is given, hands them to free worker slots, stores
+/// queued once their stage has come up, queued ones wait again, runs a slot
+/// still holds go on there, and the other runs in flight are lost and queued
+/// again as a new attempt. It hands out no job before that is done. Then it
+/// queues the jobs of the builds it is given stage by stage (the jobs of a
+/// stage once every job of the stages before it has ended; the jobs of later
+/// stages are canceled when a job that may not fail breaks, see
+/// stage_policy.hpp), hands them to free worker slots, stores
 /// every transition a worker reports before it acts on it, derives each
 /// build's state from its jobs (allow_failures and fast_finish included) and
 /// tells its listeners every stored transition.

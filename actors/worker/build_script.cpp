@@ -88,6 +88,27 @@ void write_env(std::ostringstream& out, const job_spec& spec) {
   out << "echo\n";
 }
 
+// A clone only has the remote's branches and tags: the head of a pull
+// request from a fork (or one no branch holds any more, or one beyond a
+// shallow clone's depth) is found under refs/pull/N/head, as on GitHub. It is
+// fetched only when the clone lacks the commit; a remote without that ref (a
+// plain repository) leaves the clone as it is, and the checkout that follows
+// tells whether the commit is there.
+std::string pull_request_fetch(const job_spec& spec, const std::string& dir) {
+  auto number = std::to_string(spec.pull_request);
+  auto ref = "refs/pull/" + number + "/head";
+  std::string depth;
+  if (spec.clone_depth > 0)
+    depth = " --depth=" + std::to_string(spec.clone_depth);
+  return "git -C " + dir + " cat-file -e " + shell_word(spec.sha + "^{commit}")
+         + " 2>/dev/null || git -C " + dir + " fetch --quiet" + depth
+         + " origin " + shell_word("+" + ref + ":refs/remotes/origin/pull/"
+                                   + number + "/head")
+         + " || printf '%s\\n' " + shell_word("Could not fetch " + ref
+                                         + ": checking out the commit as "
+                                           "cloned.");
+}
+
 void write_checkout(script_writer& w, std::ostringstream& out,
                     const job_spec& spec, const build_layout& where) {
   auto dir = shell_word(where.build_dir.string());
@@ -106,6 +127,8 @@ void write_checkout(script_writer& w, std::ostringstream& out,
     }
     w.setup("clone",
             "git clone " + options + " " + shell_word(source) + " " + dir);
+    if (spec.pull_request > 0 && !spec.sha.empty())
+      w.setup("clone", pull_request_fetch(spec, dir));
     if (!spec.sha.empty())
       w.setup("clone", "git -C " + dir + " checkout --quiet --force "
                          + shell_word(spec.sha));

@@ -78,7 +78,14 @@ std::vector<std::string> job_environment(const job_spec& spec,
   env.set("TRAVIS_JOB_ID", std::to_string(spec.job_id));
   env.set("TRAVIS_JOB_NUMBER", job_number(spec));
   env.set("TRAVIS_EVENT_TYPE", spec.event);
-  env.set("TRAVIS_PULL_REQUEST", "false");
+  // For a pull request, TRAVIS_BRANCH is the base branch it targets (the
+  // request's branch) and the commit is the pull request's head.
+  auto pr = spec.pull_request > 0;
+  env.set("TRAVIS_PULL_REQUEST",
+          pr ? std::to_string(spec.pull_request) : std::string{"false"});
+  env.set("TRAVIS_PULL_REQUEST_BRANCH", pr ? spec.pull_request_branch : "");
+  env.set("TRAVIS_PULL_REQUEST_SHA", pr ? spec.sha : "");
+  env.set("TRAVIS_PULL_REQUEST_SLUG", pr ? spec.pull_request_slug : "");
   env.set("TRAVIS_TAG", spec.tag);
   env.set("TRAVIS_REPO_SLUG", spec.slug);
   env.set("TRAVIS_OS_NAME", "linux");

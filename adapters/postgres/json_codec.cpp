@@ -245,7 +245,12 @@ std::string encode_spec(const job_spec& x) {
               {"clone_depth", x.clone_depth},
               {"env", std::move(env)},
               {"phases", phases_to_json(x.phases)},
-              {"limits", limits_to_json(x.limits)}};
+              {"limits", limits_to_json(x.limits)},
+              {"stage", encode_bytes(x.stage)},
+              {"stage_index", x.stage_index},
+              {"pull_request", x.pull_request},
+              {"pull_request_branch", encode_bytes(x.pull_request_branch)},
+              {"pull_request_slug", encode_bytes(x.pull_request_slug)}};
   return result.dump();
 }
 
@@ -269,6 +274,12 @@ void decode_spec(const std::string& text, job_spec& x) {
         env_var{decode_bytes(var.at("name")), decode_bytes(var.at("value"))});
     phases_from_json(j.at("phases"), x.phases);
     limits_from_json(j.at("limits"), x.limits);
+    // Fields added later are optional, so that older rows still decode.
+    x.stage = decode_bytes(j.value("stage", json("")));
+    x.stage_index = j.value("stage_index", 0);
+    x.pull_request = j.value("pull_request", 0);
+    x.pull_request_branch = decode_bytes(j.value("pull_request_branch", json("")));
+    x.pull_request_slug = decode_bytes(j.value("pull_request_slug", json("")));
   });
 }
 

@@ -241,6 +241,78 @@ TEST_CASE("a job canceled right after its build is accepted ends canceled") {
   });
 }
 
+TEST_CASE("build stages run one after the other") {
+  fixture f{3}; // a slot is free for the second stage all along
+  auto repo = f.make_repo(R"(
+jobs:
+  include:
+    - stage: test
+      script: sleep 1
+    - script: "true"
+    - stage: deploy
+      script: echo "$TRAVIS_BUILD_STAGE_NAME"
+)");
+  caf::scoped_actor self{*f.sys};
+  caf::anon_send(f.n.scheduler, subscribe_atom::value,
+                 caf::actor_cast<build_listener_actor>(self));
+  auto build = f.submit(repo);
+  REQUIRE(build.jobs.size() == 3);
+  CHECK(build.jobs[0].spec.stage == "test");
+  CHECK(build.jobs[1].spec.stage_index == 0);
+  CHECK(build.jobs[2].spec.stage == "deploy");
+  CHECK(build.jobs[2].spec.stage_index == 1);
+  event_log log;
+  log.receive_until(self, [](const event_log& x) { return x.has("build passed"); });
+  auto deploy_queued = log.index_of(job_event(build, 2, "queued"));
+  REQUIRE(deploy_queued < log.events.size());
+  CHECK(log.index_of(job_event(build, 0, "passed")) < deploy_queued);
+  CHECK(log.index_of(job_event(build, 1, "passed")) < deploy_queued);
+  CHECK(log.index_of(job_event(build, 2, "passed")) < log.index_of("build passed"));
+}
+
+TEST_CASE("a failing job of the first stage cancels the second") {
+  fixture f{3};
+  auto repo = f.make_repo(R"(
+jobs:
+  include:
+    - stage: test
+      script: "false"
+    - script: sleep 1
+    - name: flaky
+      script: "false"
+    - stage: deploy
+      script: "true"
+  allow_failures:
+    - name: flaky
+)");
+  caf::scoped_actor self{*f.sys};
+  caf::anon_send(f.n.scheduler, subscribe_atom::value,
+                 caf::actor_cast<build_listener_actor>(self));
+  auto build = f.submit(repo);
+  REQUIRE(build.jobs.size() == 4);
+  REQUIRE(build.jobs[3].spec.stage == "deploy");
+  event_log log;
+  log.receive_until(self, [](const event_log& x) { return x.has("build failed"); });
+  CHECK(log.has(job_event(build, 0, "failed")));
+  CHECK(log.has(job_event(build, 1, "passed")));
+  CHECK(log.has(job_event(build, 3, "canceled")));
+  CHECK_FALSE(log.has(job_event(build, 3, "queued")));
+  CHECK_FALSE(log.has(job_event(build, 3, "received")));
+  // Canceled at once, while the rest of the first stage still ran.
+  CHECK(log.index_of(job_event(build, 3, "canceled"))
+        < log.index_of(job_event(build, 1, "passed")));
+  self->request(f.n.store, std::chrono::seconds(5), fetch_atom::value,
+                build_atom::value, build.id)
+    .receive(
+      [&](const build_record& stored) {
+        CHECK(stored.state == build_state::failed);
+        CHECK(stored.jobs.at(3).state == job_state::canceled);
+        CHECK(stored.jobs.at(3).reason == "an earlier stage failed");
+        CHECK(stored.jobs.at(3).spec.stage_index == 1);
+      },
+      [&](const caf::error& err) { FAIL(describe(err)); });
+}
+
 TEST_CASE("the sequencer stores shuffled, repeated parts once and tells them in order") {
   fixture f;
   caf::scoped_actor self{*f.sys};

@@ -426,6 +426,77 @@ TEST_CASE("stages conditions and allowed failures shape the jobs") {
         == std::vector<std::string>{"test: unit", "test: flaky"});
 }
 
+TEST_CASE("jobs carry their stage and its position for the scheduler") {
+  config_file file{".travis.yml",
+                   "script: make test\n"
+                   "stages: [Test, {name: build}, deploy]\n"
+                   "jobs:\n"
+                   "  include:\n"
+                   "    - stage: deploy\n"
+                   "      script: make deploy\n"
+                   "    - stage: test\n"
+                   "      name: unit\n"
+                   "    - name: lint\n"
+                   "    - stage: Build\n"
+                   "      script: make\n",
+                   ""};
+  auto build = plan_build(push("main", "x"), file, job_limits{}, 1);
+  REQUIRE(build.state == build_state::created);
+  REQUIRE(build.jobs.size() == 4);
+  // In stage order; names as the config spells them, positions from 0.
+  std::vector<std::pair<std::string, int32_t>> stages;
+  for (const auto& job : build.jobs)
+    stages.emplace_back(job.spec.stage, job.spec.stage_index);
+  CHECK(stages
+        == std::vector<std::pair<std::string, int32_t>>{
+          {"test", 0}, {"test", 0}, {"Build", 1}, {"deploy", 2}});
+  // Without stages: one stage, unnamed.
+  config_file plain{".travis.yml", "env: [A=1, A=2]\nscript: make\n", ""};
+  build = plan_build(push("main", "x"), plain, job_limits{}, 1);
+  REQUIRE(build.jobs.size() == 2);
+  for (const auto& job : build.jobs) {
+    CHECK(job.spec.stage.empty());
+    CHECK(job.spec.stage_index == 0);
+  }
+}
+
+TEST_CASE("the jobs of a pull request build know the pull request") {
+  config_file file{".travis.yml",
+                   "script: make\n"
+                   "jobs:\n"
+                   "  include:\n"
+                   "    - name: always\n"
+                   "    - name: forks\n"
+                   "      if: type = pull_request AND fork AND head_branch = topic\n"
+                   "    - name: pushes\n"
+                   "      if: type = push\n",
+                   ""};
+  auto req = push("main", "x");
+  req.event = "pull_request";
+  req.ref = "refs/pull/42/head";
+  req.pull_request = 42;
+  req.head_repo = "fork/demo";
+  req.head_branch = "topic";
+  req.fork = true;
+  auto build = plan_build(req, file, job_limits{}, 1);
+  REQUIRE(build.state == build_state::created);
+  CHECK(names_of(build) == std::vector<std::string>{"always", "forks"});
+  for (const auto& job : build.jobs) {
+    CHECK(job.spec.pull_request == 42);
+    CHECK(job.spec.pull_request_branch == "topic");
+    CHECK(job.spec.pull_request_slug == "fork/demo");
+    CHECK(job.spec.branch == "main"); // the base branch
+    CHECK(job.spec.event == "pull_request");
+  }
+  build = plan_build(push("main", "x"), file, job_limits{}, 1);
+  CHECK(names_of(build) == std::vector<std::string>{"always", "pushes"});
+  for (const auto& job : build.jobs) {
+    CHECK(job.spec.pull_request == 0);
+    CHECK(job.spec.pull_request_branch.empty());
+    CHECK(job.spec.pull_request_slug.empty());
+  }
+}
+
 TEST_CASE("a config whose jobs are all skipped or too many is errored") {
   config_file file{".travis.yml", "script: make\n"
                                   "jobs:\n"

@@ -1,6 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
 #include "actors/worker/build_script.hpp"
+#include "test_support.hpp"
 
 using namespace conveyor;
 
@@ -68,4 +73,105 @@ TEST_CASE("git clone: false skips the checkout, git depth makes it shallow",
   spec.clone_depth = 0;
   auto full = make_build_script(spec, {"/ws/build", "/ws/.conveyor/result"});
   CHECK(full.find("git clone --quiet /srv/repo /ws/build") != std::string::npos);
+}
+
+// -- pull requests ------------------------------------------------------------
+
+namespace {
+
+// Runs the build script of `spec` in `dir`; returns its output.
+std::string run_script(const job_spec& spec, const std::filesystem::path& dir) {
+  build_layout where{dir / "build", dir / "result"};
+  test::write_file(dir / "script.sh", make_build_script(spec, where));
+  return test::shell("bash '" + (dir / "script.sh").string() + "' 2>&1");
+}
+
+} // namespace
+
+TEST_CASE("a pull request's head is fetched when the clone lacks it",
+          "[build_script]") {
+  job_spec spec;
+  spec.repo = "/srv/repo";
+  spec.sha = "abc123";
+  spec.branch = "main";
+  spec.pull_request = 7;
+  spec.phases.script = {"true"};
+  auto text = make_build_script(spec, {"/ws/build", "/ws/.conveyor/result"});
+  std::string fetch = "git -C /ws/build cat-file -e 'abc123^{commit}' "
+                      "2>/dev/null || git -C /ws/build fetch --quiet origin "
+                      "+refs/pull/7/head:refs/remotes/origin/pull/7/head || "
+                      "printf '%s\\n' 'Could not fetch refs/pull/7/head: "
+                      "checking out the commit as cloned.'";
+  auto at = text.find("eval " + shell_word(fetch) + "\n");
+  REQUIRE(at != std::string::npos);
+  // After the clone, before the checkout.
+  CHECK(text.find("git clone") < at);
+  CHECK(at < text.find("checkout --quiet --force abc123"));
+  // Shallow clones fetch as deep.
+  spec.clone_depth = 5;
+  text = make_build_script(spec, {"/ws/build", "/ws/.conveyor/result"});
+  CHECK(text.find("fetch --quiet --depth=5 origin +refs/pull/7/head:")
+        != std::string::npos);
+  // Not for a push.
+  spec.pull_request = 0;
+  text = make_build_script(spec, {"/ws/build", "/ws/.conveyor/result"});
+  CHECK(text.find("refs/pull/") == std::string::npos);
+}
+
+TEST_CASE("a pull request whose commit is on no branch is checked out",
+          "[build_script]") {
+  test::temp_dir tmp;
+  auto repo = test::make_git_repo(tmp.path() / "repo");
+  auto d = "'" + repo.dir.string() + "'";
+  // The head of the pull request: a commit on no branch, only under
+  // refs/pull/3/head, as GitHub keeps the heads of pull requests from forks.
+  test::shell("git -C " + d + " checkout -q -b topic && echo pr > "
+              + d + "/pr.txt && git -C " + d + " add pr.txt && git -C " + d
+              + " -c user.name=t -c user.email=t@example.com commit -q -m pr");
+  auto head = test::shell("git -C " + d + " rev-parse HEAD");
+  head.erase(head.find_last_not_of("\n") + 1);
+  test::shell("git -C " + d + " update-ref refs/pull/3/head " + head
+              + " && git -C " + d + " checkout -q main && git -C " + d
+              + " branch -q -D topic");
+  job_spec spec;
+  // Through git's transport, which copies only what refs reach (a clone of a
+  // plain path would copy every object).
+  spec.repo = "file://" + repo.dir.string();
+  spec.sha = head;
+  spec.branch = "main";
+  spec.pull_request = 3;
+  spec.phases.script = {"cat pr.txt"};
+  SECTION("through refs/pull/N/head") {
+    auto out = run_script(spec, tmp.path());
+    INFO(out);
+    CHECK(out.find("\npr\n") != std::string::npos);
+    CHECK(test::read_file(tmp.path() / "result") == "passed 0 script\n");
+    CHECK(test::shell("git -C '" + (tmp.path() / "build").string()
+                      + "' rev-parse refs/remotes/origin/pull/3/head")
+          == head + "\n");
+  }
+  SECTION("a remote without the ref falls back to the clone") {
+    spec.sha = repo.sha; // on main: already cloned
+    spec.phases.script = {"git rev-parse HEAD"};
+    test::shell("git -C " + d + " update-ref -d refs/pull/3/head");
+    auto out = run_script(spec, tmp.path());
+    INFO(out);
+    CHECK(out.find(repo.sha + "\n") != std::string::npos);
+    CHECK(test::read_file(tmp.path() / "result") == "passed 0 script\n");
+  }
+  SECTION("a commit nowhere errors the clone phase, after a clear note") {
+    test::shell("git -C " + d + " update-ref -d refs/pull/3/head");
+    build_layout where{tmp.path() / "build", tmp.path() / "result"};
+    test::write_file(tmp.path() / "script.sh", make_build_script(spec, where));
+    auto status = std::system(
+      ("bash '" + (tmp.path() / "script.sh").string() + "' >"
+       + (tmp.path() / "out").string() + " 2>&1")
+        .c_str());
+    CHECK(status != 0);
+    auto out = test::read_file(tmp.path() / "out");
+    INFO(out);
+    CHECK(out.find("Could not fetch refs/pull/3/head") != std::string::npos);
+    CHECK(test::read_file(tmp.path() / "result").rfind("errored ", 0) == 0);
+    CHECK(test::read_file(tmp.path() / "result").find(" clone") != std::string::npos);
+  }
 }

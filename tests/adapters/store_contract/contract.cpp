@@ -114,6 +114,11 @@ build_record sample_build(const std::string& request_id,
     s.phases.after_script = {"echo done"};
     s.allow_failure = i == jobs;
     s.limits = {1000 * i, 2000 * i, 3000 * i};
+    s.stage = i == jobs ? std::string("D\xc3\xa9ploy \xff", 9) : "test";
+    s.stage_index = i == jobs ? 1 : 0;
+    s.pull_request = r.pull_request;
+    s.pull_request_branch = r.head_branch;
+    s.pull_request_slug = r.head_repo;
     job.created_at_ms = 1700000000001;
     x.jobs.push_back(std::move(job));
   }
