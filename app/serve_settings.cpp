@@ -57,6 +57,25 @@ std::string trimmed(std::string text) {
   return text.substr(first);
 }
 
+// Reads a secret (token, password, key) from the file at `path` into `out`:
+// "" leaves `out` as it is; an unreadable or empty file is an error naming
+// `what` ("token", "password", ...).
+caf::error read_secret(const std::string& path, const std::string& what,
+                       std::string& out) {
+  if (path.empty())
+    return caf::error{};
+  std::ifstream in{path};
+  if (!in)
+    return invalid("cannot read the " + what + " file " + path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto secret = trimmed(buf.str());
+  if (secret.empty())
+    return invalid("the " + what + " file " + path + " is empty");
+  out = std::move(secret);
+  return caf::error{};
+}
+
 const std::vector<setting>& settings_table() {
   static const std::vector<setting> table{
     {"data", "directory of the store and the workspaces", "conveyor-data",
@@ -87,18 +106,12 @@ const std::vector<setting>& settings_table() {
      }},
     {"db-password-file", "file with the PostgreSQL password", "",
      [](const std::string& x, serve_settings&) {
-       if (x.empty())
-         return caf::error{};
-       std::ifstream in{x};
-       if (!in)
-         return invalid("cannot read the password file " + x);
-       std::stringstream buf;
-       buf << in.rdbuf();
-       auto password = trimmed(buf.str());
-       if (password.empty())
-         return invalid("the password file " + x + " is empty");
+       std::string password;
+       if (auto err = read_secret(x, "password", password))
+         return err;
        // libpq reads it from the environment, so it never is in the URL.
-       ::setenv("PGPASSWORD", password.c_str(), 1);
+       if (!password.empty())
+         ::setenv("PGPASSWORD", password.c_str(), 1);
        return caf::error{};
      }},
     {"http", "address of the HTTP API, HOST:PORT (port 0: any free port)",
@@ -171,17 +184,7 @@ const std::vector<setting>& settings_table() {
      "file holding the bearer token that mutating API calls need (or set "
      "CONVEYOR_API_TOKEN); none: no token needed", "",
      [](const std::string& x, serve_settings& s) {
-       if (x.empty())
-         return caf::error{};
-       std::ifstream in{x};
-       if (!in)
-         return invalid("cannot read the token file " + x);
-       std::stringstream buf;
-       buf << in.rdbuf();
-       s.api_token = trimmed(buf.str());
-       if (s.api_token.empty())
-         return invalid("the token file " + x + " is empty");
-       return caf::error{};
+       return read_secret(x, "token", s.api_token);
      }},
     {"github-webhook-secret-file",
      "file with the secret(s) GitHub signs webhook deliveries with, one a "
@@ -212,17 +215,7 @@ const std::vector<setting>& settings_table() {
      "file with a GitHub token for commit statuses (or set "
      "CONVEYOR_GITHUB_TOKEN)", "",
      [](const std::string& x, serve_settings& s) {
-       if (x.empty())
-         return caf::error{};
-       std::ifstream in{x};
-       if (!in)
-         return invalid("cannot read the token file " + x);
-       std::stringstream buf;
-       buf << in.rdbuf();
-       s.github_token = trimmed(buf.str());
-       if (s.github_token.empty())
-         return invalid("the token file " + x + " is empty");
-       return caf::error{};
+       return read_secret(x, "token", s.github_token);
      }},
     {"github-app-id", "GitHub App id, instead of a token", "",
      [](const std::string& x, serve_settings& s) {
@@ -231,15 +224,7 @@ const std::vector<setting>& settings_table() {
      }},
     {"github-app-key-file", "the GitHub App's private key (PEM)", "",
      [](const std::string& x, serve_settings& s) {
-       if (x.empty())
-         return caf::error{};
-       std::ifstream in{x};
-       if (!in)
-         return invalid("cannot read the key file " + x);
-       std::stringstream buf;
-       buf << in.rdbuf();
-       s.github_app_key = buf.str();
-       return caf::error{};
+       return read_secret(x, "key", s.github_app_key);
      }},
     {"github-app-installation", "the GitHub App's installation id", "",
      [](const std::string& x, serve_settings& s) {
