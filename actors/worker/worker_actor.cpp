@@ -64,9 +64,12 @@ struct running_job {
 /// The worker as spawned: its interface, plus the news of its job thread
 /// (events and log parts it then reports, and repeats until answered) and
 /// fault injection.
-using worker_impl = worker_actor::extend<caf::reacts_to<job_state_changed>,
-                                         caf::reacts_to<log_part>,
-                                         caf::reacts_to<crash_atom>>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+using worker_impl = worker_actor::extend<
+  caf::reacts_to<job_state_changed>, caf::reacts_to<log_part>,
+  caf::reacts_to<retry_atom, job_state_changed>,
+  caf::reacts_to<retry_atom, log_part>, caf::reacts_to<crash_atom>>;
 
 /// How long a report may go unanswered before it is sent again, and the pause
 /// before a report that failed (its receiver restarting) is sent again.
@@ -160,8 +163,15 @@ struct worker_state {
   // store's state machine drops an event that arrives late.
   template <class Handle, class Message>
   void report(const Handle& to, Message msg) {
+    unanswered[{msg.job_id, msg.attempt}] += 1;
+    send_report(to, std::move(msg));
+  }
+
+  // A report stays unanswered until it is answered, its repetitions
+  // included: the slot must not look free in between.
+  template <class Handle, class Message>
+  void send_report(const Handle& to, Message msg) {
     std::pair<int64_t, int32_t> key{msg.job_id, msg.attempt};
-    unanswered[key] += 1;
     self->request(to, report_timeout, msg)
       .then(
         [this, key](bool) { answered(key); },
@@ -169,8 +179,7 @@ struct worker_state {
           log->debug("worker={} job_id={} attempt={} event=report_retry "
                      "error=\"{}\"",
                      cfg.name, key.first, key.second, caf::to_string(err));
-          answered(key);
-          self->delayed_send(self, report_retry, msg);
+          self->delayed_send(self, report_retry, retry_atom::value, msg);
         });
   }
 
@@ -306,6 +315,14 @@ worker_behavior(worker_ptr self, worker_config cfg, scheduler_actor scheduler,
     [self](log_part& part) {
       auto& st = self->state;
       st.report(st.sequencer, std::move(part));
+    },
+    [self](retry_atom, job_state_changed& event) {
+      auto& st = self->state;
+      st.send_report(st.scheduler, std::move(event));
+    },
+    [self](retry_atom, log_part& part) {
+      auto& st = self->state;
+      st.send_report(st.sequencer, std::move(part));
     },
     [self](crash_atom) {
       throw std::runtime_error("injected fault in worker "
