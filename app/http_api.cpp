@@ -918,13 +918,7 @@ child_spec http_api_child(const node& n, http_api_config cfg,
       self->attach_functor([owned] { owned->stop(); });
       self->set_exception_handler([owned](std::exception_ptr& eptr) -> caf::error {
         owned->stop();
-        try {
-          std::rethrow_exception(eptr);
-        } catch (const std::exception& ex) {
-          return caf::make_error(caf::sec::runtime_error, ex.what());
-        } catch (...) {
-          return caf::make_error(caf::sec::runtime_error, "unknown exception");
-        }
+        return exit_reason_of(eptr);
       });
       return {
         [](crash_atom) { throw std::runtime_error("injected fault in http"); },

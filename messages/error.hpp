@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <string>
 
 #include <caf/atom.hpp>
@@ -39,5 +40,13 @@ inline caf::error make_error(errc code, std::string detail) {
 
 /// Returns the detail text an error carries, or else its rendering by CAF.
 std::string describe(const caf::error& err);
+
+/// Returns the message of an exception (what a bug threw), for logs and
+/// exit reasons; "unknown exception" if it is not a std::exception.
+std::string describe(const std::exception_ptr& eptr);
+
+/// The exit reason of an actor ended by an exception: `sec::runtime_error`
+/// carrying its message, which CAF's default handler drops.
+caf::error exit_reason_of(const std::exception_ptr& eptr);
 
 } // namespace conveyor

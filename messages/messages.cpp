@@ -2,6 +2,7 @@
 
 #include <caf/actor_system_config.hpp>
 #include <caf/message.hpp>
+#include <caf/sec.hpp>
 
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
@@ -134,6 +135,20 @@ void register_message_types(caf::actor_system_config& cfg) {
       result += ": " + ctx.get_as<std::string>(0);
     return result;
   });
+}
+
+std::string describe(const std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+caf::error exit_reason_of(const std::exception_ptr& eptr) {
+  return caf::make_error(caf::sec::runtime_error, describe(eptr));
 }
 
 } // namespace conveyor

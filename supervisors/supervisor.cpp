@@ -546,21 +546,14 @@ caf::behavior supervisor(supervisor_ptr self, supervisor_config cfg,
   // A bug in the supervisor itself: its children must not outlive it, or its
   // restart would run two of each.
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(eptr);
-    } catch (const std::exception& ex) {
-      what = ex.what();
-    } catch (...) {
-      // keep the default text
-    }
+    auto what = describe(eptr);
     logger()->error("supervisor failed, killing its children supervisor={} "
                     "error=\"{}\"",
                     self->state.cfg.name, what);
     for (auto& child : self->state.children)
       if (child.handle)
         self->send_exit(child.handle, caf::exit_reason::kill);
-    return caf::make_error(caf::sec::runtime_error, what);
+    return exit_reason_of(eptr);
   });
   self->set_down_handler(
     [self](const caf::down_msg& msg) { on_child_down(self, msg); });

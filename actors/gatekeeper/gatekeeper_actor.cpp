@@ -198,16 +198,6 @@ void recover(gatekeeper_pointer self) {
       });
 }
 
-std::string describe_exception(const std::exception_ptr& eptr) {
-  try {
-    std::rethrow_exception(eptr);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
 gatekeeper_impl::behavior_type
 gatekeeper(gatekeeper_pointer self, gatekeeper_config cfg, store_actor store,
            scheduler_actor scheduler) {
@@ -217,7 +207,7 @@ gatekeeper(gatekeeper_pointer self, gatekeeper_config cfg, store_actor store,
   st.scheduler = std::move(scheduler);
   st.log = gatekeeper_logger();
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
-    auto what = describe_exception(eptr);
+    auto what = describe(eptr);
     auto& st = self->state;
     st.log->error("failing error=\"{}\" requests_in_flight={}", what,
                   st.owed.size());
@@ -225,7 +215,7 @@ gatekeeper(gatekeeper_pointer self, gatekeeper_config cfg, store_actor store,
       rp.deliver(make_error(errc::unavailable,
                             "the gatekeeper failed; ask again"));
     st.owed.clear();
-    return caf::make_error(caf::sec::runtime_error, what);
+    return exit_reason_of(eptr);
   });
   recover(self);
   return {

@@ -297,14 +297,7 @@ sequencer_impl::behavior_type sequencer(sequencer_ptr self, store_actor store) {
   // Whatever kills it, the workers waiting for their parts to be stored are
   // answered, so that they send them again to its successor at once.
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(eptr);
-    } catch (const std::exception& ex) {
-      what = ex.what();
-    } catch (...) {
-      // keep the default text
-    }
+    auto what = describe(eptr);
     auto& st = self->state;
     logger()->error("failing error=\"{}\" unstored_parts={}", what,
                     st.unsaved_acks.size() + st.writing_acks.size());
@@ -314,7 +307,7 @@ sequencer_impl::behavior_type sequencer(sequencer_ptr self, store_actor store) {
         x.deliver(err);
     st.unsaved_acks.clear();
     st.writing_acks.clear();
-    return caf::make_error(caf::sec::runtime_error, what);
+    return exit_reason_of(eptr);
   });
   // Asked to stop, it first stores the parts it holds: nothing half-written.
   self->set_exit_handler([self](const caf::exit_msg& msg) {

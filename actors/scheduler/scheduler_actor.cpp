@@ -43,15 +43,6 @@ int64_t now_ms() {
 
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
 
-std::string describe_exception(const std::exception_ptr& eptr) {
-  try {
-    std::rethrow_exception(eptr);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
 /// A transition the store failed to write is tried again after this (the
@@ -650,13 +641,12 @@ scheduler_impl::behavior_type scheduler(scheduler_ptr self,
   // Whatever kills it, the workers' reports it owes are answered, so that
   // they send them again to its successor at once.
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
-    auto err = caf::make_error(caf::sec::runtime_error, describe_exception(eptr));
-    logger()->error("failing error=\"{}\" owed_reports={}",
-                    describe_exception(eptr), self->state.owed.size());
+    logger()->error("failing error=\"{}\" owed_reports={}", describe(eptr),
+                    self->state.owed.size());
     for (auto& [key, rp] : self->state.owed)
       rp.deliver(make_error(errc::unavailable, "the scheduler failed"));
     self->state.owed.clear();
-    return err;
+    return exit_reason_of(eptr);
   });
   recover(self);
   return {

@@ -191,15 +191,8 @@ postgres_store_actor(batching_store_actor::pointer self, store_ptr store) {
                                  self->id(), store->safe_url());
   auto b = std::make_shared<write_batcher>(store);
   // A bug ends the actor with its message, for the supervisor's report.
-  self->set_exception_handler([](std::exception_ptr& eptr) -> caf::error {
-    try {
-      std::rethrow_exception(eptr);
-    } catch (const std::exception& ex) {
-      return caf::make_error(caf::sec::runtime_error, ex.what());
-    } catch (...) {
-      return caf::make_error(caf::sec::runtime_error, "unknown exception");
-    }
-  });
+  self->set_exception_handler(
+    [](std::exception_ptr& eptr) { return exit_reason_of(eptr); });
   self->attach_functor([b, store](const caf::error& reason) {
     // Writes held when the actor stops are still committed and answered.
     b->flush_all();
