@@ -16,7 +16,9 @@
 #include "adapters/github/app_auth.hpp"
 #include "adapters/github/github_client.hpp"
 #include "adapters/github/status_reporter.hpp"
+#include "adapters/postgres/leader_lock.hpp"
 #include "app/http_api.hpp"
+#include "app/leadership.hpp"
 #include "app/logging.hpp"
 #include "app/node.hpp"
 #include "app/serve_settings.hpp"
@@ -131,12 +133,36 @@ github_reporter_child(const serve_settings& settings,
 }
 
 int serve(const serve_settings& settings) {
+  // On PostgreSQL, the node that holds the leader lock leads; the others
+  // stand by until it is free (app/leadership.hpp).
+  std::unique_ptr<leader_lock> lock;
+  std::shared_ptr<leadership_watch> watch;
+  std::atomic<bool> lost_lead{false};
+  auto http_port = settings.http_port;
+  if (!settings.db_url.empty()) {
+    lock = std::make_unique<leader_lock>(settings.db_url, leader_name());
+    standby_config standby;
+    standby.host = settings.http_host;
+    standby.port = settings.http_port;
+    auto port = stand_by(*lock, standby,
+                         [] { return stop_requests.load() > 0; });
+    if (!port) {
+      std::fprintf(stderr, "conveyor serve: %s\n",
+                   describe(port.error()).c_str());
+      return 1;
+    }
+    if (!*port)
+      return 0; // asked to stop while standing by
+    http_port = **port;
+    watch = std::make_shared<leadership_watch>(*lock,
+                                               [&lost_lead] { lost_lead = true; });
+  }
   caf::actor_system_config cfg;
   configure_node_system(cfg);
   caf::actor_system sys{cfg};
   http_api_config api_cfg;
   api_cfg.host = settings.http_host;
-  api_cfg.port = settings.http_port;
+  api_cfg.port = http_port;
   api_cfg.max_body_bytes = settings.max_body_bytes;
   api_cfg.api_token = settings.api_token;
   api_cfg.fault_injection = settings.fault_injection;
@@ -148,6 +174,15 @@ int serve(const serve_settings& settings) {
     ncfg.integrations.push_back(github_reporter_child(settings, client, port));
     api_cfg.extra_metrics = [client] {
       return github::to_metric_families(client->stats());
+    };
+  }
+  if (watch) {
+    api_cfg.extra_metrics = [watch, more = api_cfg.extra_metrics] {
+      auto families = watch->metrics();
+      if (more)
+        for (auto& family : more())
+          families.push_back(std::move(family));
+      return families;
     };
   }
   ncfg.edge.push_back([api_cfg, port](const node& modules) {
@@ -172,7 +207,7 @@ int serve(const serve_settings& settings) {
   caf::scoped_actor self{sys};
   self->monitor(n.supervisor);
   auto node_failed = false;
-  while (stop_requests.load() == 0 && !node_failed) {
+  while (stop_requests.load() == 0 && !node_failed && !lost_lead) {
     self->receive(
       [&](const caf::down_msg& msg) {
         std::fprintf(stderr,
@@ -182,6 +217,13 @@ int serve(const serve_settings& settings) {
         node_failed = true;
       },
       caf::after(std::chrono::milliseconds(100)) >> [] {});
+  }
+  if (lost_lead) {
+    // Another node leads and has requeued what runs here: stop at once.
+    stop_node(n);
+    std::fprintf(stderr, "conveyor serve: another node took the leader lock; "
+                         "stopped so that only one node leads\n");
+    return 3;
   }
   if (!node_failed) {
     api_cfg.draining->store(true);

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -102,6 +103,15 @@ public:
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 
+  /// The exit status if the process has exited, nullopt while it runs.
+  std::optional<int> poll_exit() {
+    int status = 0;
+    if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) != pid_)
+      return std::nullopt;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
   /// Kills the process at once, as a crash would.
   void crash() {
     kill(pid_, SIGKILL);
@@ -115,10 +125,18 @@ public:
     return http::fetch("127.0.0.1", port_, method, target, body, headers);
   }
 
-  /// Waits until GET /readyz answers 200.
+  /// Waits until GET /readyz answers 200 (a refused connection counts as not
+  /// ready: a standby hands its port over to the node it starts).
   void wait_ready() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (call("GET", "/readyz").status != 200) {
+    auto ready = [this] {
+      try {
+        return call("GET", "/readyz").status == 200;
+      } catch (const std::exception&) {
+        return false;
+      }
+    };
+    while (!ready()) {
       REQUIRE(std::chrono::steady_clock::now() < deadline);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
