@@ -2,6 +2,9 @@
 // the ctest fixture "postgres": builds run and their logs are stored there.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/adapters/postgres/pg_test_database.hpp"
@@ -90,6 +93,13 @@ struct own_pg_server {
     return WEXITSTATUS(std::system(cmd.c_str()));
   }
 
+  /// Stops the server, keeps it down for `seconds`, starts it again.
+  int outage(int seconds) const {
+    auto cmd = std::string{CONVEYOR_SOURCE_DIR "/tests/adapters/postgres/pg-server.sh restart "}
+               + dir.string() + " " + std::to_string(seconds) + " >/dev/null 2>&1";
+    return WEXITSTATUS(std::system(cmd.c_str()));
+  }
+
   std::string url() const {
     auto text = slurp(dir / "url");
     while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
@@ -164,4 +174,65 @@ TEST_CASE("serve: 100 builds finish with whole logs while PostgreSQL restarts tw
   CHECK(serve.stderr_text().find("restarting supervisor=node child=store") != std::string::npos);
   auto ready = get_json(serve, "/readyz");
   CHECK(ready["store"] == "running");
+}
+
+TEST_CASE("serve: builds finish when PostgreSQL is down for 8 seconds and readyz says so meanwhile") {
+  scratch_dir dir;
+  own_pg_server pg{dir.path / "pg"};
+  auto repo = config_repo(
+    "script: for i in 1 2 3 4 5 6 7 8 9 10; do echo \"line $i\"; sleep 0.1; done\n", dir.path);
+  serve_process serve{dir.path / "data", {"--db", pg.url(), "--workers", "4"}};
+  serve.wait_ready();
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto res = serve.call("POST", "/api/builds", json{{"repo", repo}}.dump());
+    INFO(res.body);
+    REQUIRE(res.status == 201);
+    ids.push_back(json::parse(res.body)["id"].get<int64_t>());
+  }
+  // The database goes away while jobs run and logs stream.
+  std::atomic<int> outage_status{-1};
+  std::thread outage{[&pg, &outage_status] { outage_status = pg.outage(8); }};
+  auto saw_not_ready = false;
+  while (outage_status.load() < 0) {
+    auto ready = serve.call("GET", "/readyz");
+    auto body = json::parse(ready.body, nullptr, false);
+    if (ready.status == 503 && !body.is_discarded() && body["store"] != "running")
+      saw_not_ready = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  outage.join();
+  REQUIRE(outage_status.load() == 0);
+  CHECK(saw_not_ready);
+  serve.wait_ready();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  for (auto id : ids) {
+    json build;
+    for (;;) {
+      build = get_json(serve, "/api/builds/" + std::to_string(id));
+      if (!build.is_null() && build["state"] != "created" && build["state"] != "started")
+        break;
+      INFO("build " << id << ": " << build.dump());
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    INFO("build " << id << ": " << build.dump());
+    CHECK(build["state"] == "passed");
+    auto job = build["jobs"][0];
+    auto log = serve.call("GET", "/api/jobs/" + std::to_string(job["id"].get<int64_t>())
+                                   + "/log?attempt=" + std::to_string(job["attempt"].get<int>())).body;
+    size_t at = 0;
+    for (int i = 1; i <= 10; ++i) {
+      auto line = "line " + std::to_string(i) + "\n";
+      auto next = log.find(line, at);
+      CHECK(next != std::string::npos);
+      if (next == std::string::npos)
+        break;
+      CHECK(log.find(line, next + 1) == std::string::npos);
+      at = next;
+    }
+    CHECK(log.find("Done. Your build exited with 0.") != std::string::npos);
+  }
+  // The leader kept its lock through the outage.
+  CHECK(serve.stderr_text().find("took the leader lock back") != std::string::npos);
 }

@@ -6,6 +6,8 @@
 #                                   127.0.0.1:PORT (a free port if none or 0),
 #                                   create the database "conveyor" and write
 #                                   its URL to DIR/url
+#   pg-server.sh restart DIR [SECS] restart the server, data kept; with SECS,
+#                                   it stays down that long (an outage)
 #   pg-server.sh stop DIR           stop the server and remove DIR/data, DIR/url
 #
 # PostgreSQL refuses to run as root: as root, the server runs as the user
@@ -16,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start DIR [PORT] | restart DIR | stop DIR" >&2
+  echo "usage: $0 start DIR [PORT] | restart DIR [SECS] | stop DIR" >&2
   exit 2
 }
 
@@ -84,12 +86,28 @@ fail() {
   exit 1
 }
 
+# The server's options on port $1.
+server_options() {
+  echo "-p $1 -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+}
+
 case "$command" in
   restart)
     # The same server again, data kept: for tests of a database that goes
     # away and comes back (pg_ctl reuses the options it was started with).
-    as_owner "$bin/pg_ctl" -D "$data" -l "$log" -m fast -w -t 60 restart \
-      >/dev/null 2>&1 || fail "the server did not restart"
+    down_for=${3:-}
+    if [ -z "$down_for" ]; then
+      as_owner "$bin/pg_ctl" -D "$data" -l "$log" -m fast -w -t 60 restart \
+        >/dev/null 2>&1 || fail "the server did not restart"
+    else
+      url_port=$(sed -E 's|.*:([0-9]+)/.*|\1|' "$dir/url")
+      as_owner "$bin/pg_ctl" -D "$data" -m fast -w -t 60 stop \
+        >/dev/null 2>&1 || fail "the server did not stop"
+      sleep "$down_for"
+      as_owner "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 \
+        -o "$(server_options "$url_port")" start >/dev/null 2>&1 \
+        || fail "the server did not start again on port $url_port"
+    fi
     ;;
   start)
     # A server left over by an interrupted run is stopped and wiped.
@@ -114,7 +132,7 @@ case "$command" in
         continue
       fi
       if as_owner "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 \
-          -o "-p $candidate -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off" \
+          -o "$(server_options "$candidate")" \
           start >/dev/null 2>&1; then
         started=$candidate
         break
