@@ -1,5 +1,6 @@
 #include "app/serve_settings.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -84,7 +85,8 @@ const std::vector<setting>& settings_table() {
        return caf::error{};
      }},
     {"db", "the store: sqlite (in --data) or postgres://USER@HOST:PORT/DB "
-           "(password: PGPASSWORD, ~/.pgpass or --db-password-file)", "sqlite",
+           "(password: PGPASSWORD, ~/.pgpass or --db-password-file)",
+     "sqlite",
      [](const std::string& x, serve_settings& s) {
        if (x == "sqlite" || x.empty()) {
          s.db_url.clear();
@@ -393,12 +395,16 @@ case, '-' as '_'), else the YAML config file (--config FILE or CONVEYOR_CONFIG;
 a map of NAME: VALUE), else its default. Secrets come only from the environment
 or a file: the API token from CONVEYOR_API_TOKEN or --api-token-file.
 
+With --db postgres://..., several nodes may share one database: the node that
+holds its leader lock leads, the others stand by (readyz 503) and take over
+when it dies. A leader that finds its lock taken stops with status 3.
+
 settings:
 )";
   for (auto& s : settings_table()) {
-    char line[160];
-    std::snprintf(line, sizeof(line), "  --%-18s %s", s.name, s.help);
-    text += line;
+    std::string name = s.name;
+    name.resize(std::max<size_t>(name.size(), 18), ' ');
+    text += "  --" + name + " " + s.help;
     text += std::string{" (default: "} + (*s.fallback ? s.fallback : "none")
             + ")\n";
   }

@@ -54,6 +54,8 @@ TEST_CASE("serve settings have documented defaults") {
   CHECK(usage.find("--workers") != std::string::npos);
   CHECK(usage.find("(default: 50m)") != std::string::npos);
   CHECK(usage.find("CONVEYOR_API_TOKEN") != std::string::npos);
+  // Long help texts are shown whole.
+  CHECK(usage.find("--db-password-file) (default: sqlite)") != std::string::npos);
 }
 
 TEST_CASE("flags beat the environment, which beats the config file") {
