@@ -161,6 +161,8 @@ std::vector<child_spec> core_children(std::shared_ptr<wiring> w) {
     gatekeeper_config gcfg;
     gcfg.limits = w->cfg.limits;
     gcfg.mirror_root = w->cfg.data_dir / "mirrors";
+    gcfg.remote_files = w->cfg.remote_files;
+    gcfg.fetch_tokens = w->cfg.fetch_tokens;
     return caf::actor_cast<caf::actor>(spawn_gatekeeper(
       sys, std::move(gcfg), w->modules.store, w->modules.scheduler));
   };
@@ -179,6 +181,7 @@ child_spec worker_child(std::shared_ptr<wiring> w, const std::string& name) {
     wcfg.keep_workspaces = w->cfg.keep_workspaces;
     wcfg.kill_grace = w->cfg.kill_grace;
     wcfg.noop_executor = w->cfg.noop_executor;
+    wcfg.clone_auth = w->cfg.clone_auth;
     auto worker = spawn_worker(sys, wcfg, w->modules.scheduler,
                                w->modules.sequencer);
     {

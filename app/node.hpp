@@ -10,6 +10,7 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/gatekeeper/config_source.hpp"
 #include "messages/gatekeeper.hpp"
 #include "messages/job.hpp"
 #include "messages/log_sequencer.hpp"
@@ -44,6 +45,14 @@ struct node_config {
   /// Children of the edge supervisor (HTTP API, webhooks, extensions), made
   /// once the modules they talk to exist; started last, stopped first.
   std::vector<std::function<child_spec(const struct node&)>> edge;
+  /// Reads build configs through the code host's API for the gatekeeper
+  /// (see `gatekeeper_config::remote_files`); empty: from the repositories.
+  remote_file_reader remote_files;
+  /// Tokens of the gatekeeper's mirror fetches of private repositories.
+  fetch_token_provider fetch_tokens;
+  /// `Authorization` values of the workers' clones of private repositories
+  /// (see `worker_config::clone_auth`).
+  std::function<std::string(const std::string& url)> clone_auth;
 };
 
 /// The modules of a running node. Each handle is a front (see

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "adapters/github/app_auth.hpp"
+#include "adapters/github/clone_credentials.hpp"
 #include "adapters/github/github_client.hpp"
 #include "adapters/github/status_reporter.hpp"
 #include "adapters/postgres/leader_lock.hpp"
@@ -89,7 +90,8 @@ void drain_jobs(caf::scoped_actor& self, const node& n,
 // The GitHub API client, if a token or App is configured. Shared by every
 // incarnation of the status reporter, so its breakers outlive restarts.
 std::shared_ptr<github::github_client>
-make_github_client(const serve_settings& settings) {
+make_github_client(const serve_settings& settings,
+                   std::shared_ptr<github::token_source>* tokens_out = nullptr) {
   if (settings.github_token.empty() && settings.github_app_id.empty())
     return nullptr;
   github::client_settings cs;
@@ -107,7 +109,74 @@ make_github_client(const serve_settings& settings) {
     tokens = std::make_shared<github::static_token_source>(
       settings.github_token);
   }
+  if (tokens_out != nullptr)
+    *tokens_out = tokens;
   return std::make_shared<github::github_client>(cs, tokens);
+}
+
+// "could not fetch .travis.yml of o/r@sha from GitHub: why" without the
+// words the gatekeeper puts in front of it ("could not fetch config from
+// GitHub: ").
+std::string config_fetch_reason(const std::string& message) {
+  std::string result = message;
+  const std::string lead = "could not fetch ";
+  if (result.compare(0, lead.size(), lead) == 0)
+    result.erase(0, lead.size());
+  const std::string from = " from GitHub: ";
+  if (auto at = result.find(from); at != std::string::npos)
+    result.replace(at, from.size(), ": ");
+  return result;
+}
+
+// The token of a private repository's URL on the GitHub host; empty if the
+// URL is elsewhere or there is none (then the fetch or clone goes without,
+// and fails if the repository is private).
+std::string clone_token(const github::clone_credentials& creds,
+                        const std::string& url) {
+  auto token = creds.token_for(url);
+  if (!token.ok()) {
+    spdlog::default_logger()->warn("no token for cloning url={} error=\"{}\"",
+                                   url, token.error);
+    return {};
+  }
+  return token.token;
+}
+
+// The node's GitHub ports: build configs through the contents API for
+// repositories on the GitHub host, and the token for clones and mirror
+// fetches of private ones.
+void wire_github_ports(node_config& ncfg, const serve_settings& settings,
+                       std::shared_ptr<github::github_client> client,
+                       std::shared_ptr<github::token_source> tokens) {
+  auto creds = std::make_shared<github::clone_credentials>(
+    settings.github_api_url, std::move(tokens));
+  ncfg.remote_files = [client, creds](const remote_file_query& q) {
+    remote_file out;
+    if (!creds->covers(q.repo))
+      return out; // not_served: the mirror is read
+    auto found = client->fetch_file(q.slug, q.path, q.sha, q.request_id);
+    switch (found.status) {
+      case github::fetch_status::found:
+        out.status = remote_file_status::found;
+        out.content = std::move(found.content);
+        break;
+      case github::fetch_status::no_such_file:
+        out.status = remote_file_status::missing;
+        break;
+      case github::fetch_status::failed:
+        out.status = remote_file_status::failed;
+        out.error = config_fetch_reason(found.error.message);
+        break;
+    }
+    return out;
+  };
+  ncfg.fetch_tokens = [creds](const std::string& url) {
+    return clone_token(*creds, url);
+  };
+  ncfg.clone_auth = [creds](const std::string& url) {
+    auto token = clone_token(*creds, url);
+    return token.empty() ? token : github::clone_auth_header(token);
+  };
 }
 
 // The commit-status reporter, a child of the node's integrations.
@@ -170,7 +239,9 @@ int serve(const serve_settings& settings) {
   api_cfg.draining = std::make_shared<std::atomic<bool>>(false);
   auto port = std::make_shared<std::atomic<uint16_t>>(0);
   auto ncfg = node_config_of(settings);
-  if (auto client = make_github_client(settings)) {
+  std::shared_ptr<github::token_source> github_tokens;
+  if (auto client = make_github_client(settings, &github_tokens)) {
+    wire_github_ports(ncfg, settings, client, github_tokens);
     ncfg.integrations.push_back(github_reporter_child(settings, client, port));
     api_cfg.extra_metrics = [client] {
       return github::to_metric_families(client->stats());

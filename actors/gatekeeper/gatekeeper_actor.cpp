@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -14,7 +15,9 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/gatekeeper/approval.hpp"
 #include "actors/gatekeeper/build_plan.hpp"
+#include "actors/gatekeeper/mirror.hpp"
 #include "actors/gatekeeper/plan_cache.hpp"
 #include "actors/gatekeeper/repository_cache.hpp"
 #include "messages/error.hpp"
@@ -89,6 +92,82 @@ build_record plan(gatekeeper_state& st, const resolved_request& x) {
                     st.cfg.limits, now_ms());
 }
 
+// -- configs read through the code host's API --------------------------------
+
+// What reading a request's config through `remote_files` gave: the request
+// completed with its config (none if both files are missing), or why the
+// config could not be read.
+struct remote_config {
+  resolved_request resolved;
+  std::string error;
+};
+
+std::optional<remote_config> read_remote_config(gatekeeper_state& st,
+                                                const build_request& x) {
+  if (!st.cfg.remote_files || x.slug.empty() || x.sha.empty()
+      || !is_repository_url(x.repo))
+    return std::nullopt;
+  remote_config out;
+  auto& req = out.resolved.request;
+  req = x;
+  // As resolve_request does for a webhook's sha: the ref names the branch.
+  if (req.branch.empty() && req.tag.empty()) {
+    auto names = names_of_ref(req.ref);
+    req.branch = names.branch;
+    req.tag = names.tag;
+  }
+  if (req.event.empty())
+    req.event = "push";
+  // Travis reads the commit message before the config: a skipped commit
+  // costs no call (plan_build rejects it first).
+  if (skips_ci(req.commit_message))
+    return out;
+  for (const char* name : config_file_names) {
+    auto file = st.cfg.remote_files({req.repo, req.slug, name, req.sha,
+                                     req.request_id});
+    switch (file.status) {
+      case remote_file_status::not_served:
+        return std::nullopt;
+      case remote_file_status::failed:
+        out.error = std::move(file.error);
+        return out;
+      case remote_file_status::missing:
+        continue;
+      case remote_file_status::found: {
+        auto id = blob_id_of(file.content);
+        out.resolved.config = config_file{name, std::move(file.content),
+                                          std::move(id)};
+        return out;
+      }
+    }
+  }
+  return out;
+}
+
+// The build of a request whose config could not be read: errored, with the
+// reason, so that the request is recorded rather than lost.
+build_record fetch_failed_build(const build_request& req,
+                                const std::string& why) {
+  build_record build;
+  build.request = req;
+  build.state = build_state::errored;
+  build.created_at_ms = now_ms();
+  build.finished_at_ms = build.created_at_ms;
+  build.messages.push_back({"error", "", "config_fetch_failed",
+                            "could not fetch config from GitHub: " + why, 0,
+                            0});
+  return build;
+}
+
+// Names what was looked for, and where, in the "no config" finding.
+void explain_no_config(build_record& build) {
+  for (auto& msg : build.messages)
+    if (msg.code == "no_config")
+      msg.message = "no .conveyor.yml or .travis.yml found in "
+                    + build.request.slug + " at commit " + build.request.sha
+                    + " (read through the GitHub contents API)";
+}
+
 // -- event handlers -----------------------------------------------------------
 
 void store_build(gatekeeper_pointer self, build_record build,
@@ -142,14 +221,39 @@ caf::result<build_record> on_request(gatekeeper_pointer self,
                "sha={} event={}",
                x.request_id, x.source, x.repo, x.ref, x.sha, x.event);
   auto request_id = x.request_id;
-  auto resolved = resolve_request(std::move(x), st.cfg.mirror_root, st.repos);
-  if (!resolved) {
-    st.log->warn("request rejected request_id={} error=\"{}\"", request_id,
-                 describe(resolved.error()));
-    rp.deliver(std::move(resolved.error()));
-    return rp;
+  build_record build;
+  if (auto remote = read_remote_config(st, x)) {
+    if (!remote->error.empty()) {
+      st.log->warn("config fetch failed request_id={} slug={} sha={} "
+                   "error=\"{}\"",
+                   request_id, x.slug, x.sha, remote->error);
+      build = fetch_failed_build(remote->resolved.request, remote->error);
+    } else {
+      st.log->info("config read through the API request_id={} slug={} "
+                   "config={}",
+                   request_id, x.slug,
+                   remote->resolved.config.name.empty()
+                     ? "none"
+                     : remote->resolved.config.name);
+      build = plan(st, remote->resolved);
+      if (remote->resolved.config.name.empty())
+        explain_no_config(build);
+    }
+  } else {
+    // Private repositories on the code host: the mirror fetch authenticates.
+    std::optional<scoped_fetch_tokens> tokens;
+    if (st.cfg.fetch_tokens)
+      tokens.emplace(st.cfg.fetch_tokens);
+    auto resolved = resolve_request(std::move(x), st.cfg.mirror_root,
+                                    st.repos);
+    if (!resolved) {
+      st.log->warn("request rejected request_id={} error=\"{}\"", request_id,
+                   describe(resolved.error()));
+      rp.deliver(std::move(resolved.error()));
+      return rp;
+    }
+    build = plan(st, *resolved);
   }
-  auto build = plan(st, *resolved);
   st.log->info("build planned request_id={} sha={} branch={} tag={} "
                "config={} state={} jobs={} messages={}",
                request_id, build.request.sha, build.request.branch,

@@ -145,11 +145,40 @@ caf::expected<git_remote_ptr> remote_for(git_repository* repo,
   return git_remote_ptr{raw};
 }
 
+// The provider of the innermost scoped_fetch_tokens of this thread.
+thread_local const fetch_token_provider* current_tokens = nullptr;
+
+// What the credentials callback of one fetch needs.
+struct fetch_auth {
+  const std::string* url; ///< as given, not as redirected
+  bool asked = false;
+  std::string token;
+};
+
+// Answers a server's request for credentials once with the token of the
+// URL; a second request means it refused the token, and the fetch fails.
+int credentials_for(git_credential** out, const char*, const char*,
+                    unsigned int allowed_types, void* payload) {
+  auto* auth = static_cast<fetch_auth*>(payload);
+  if (auth->asked || current_tokens == nullptr || !*current_tokens
+      || (allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) == 0)
+    return GIT_PASSTHROUGH;
+  auth->asked = true;
+  auth->token = (*current_tokens)(*auth->url);
+  if (auth->token.empty())
+    return GIT_PASSTHROUGH;
+  return git_credential_userpass_plaintext_new(out, "x-access-token",
+                                               auth->token.c_str());
+}
+
 caf::error fetch(git_repository* repo, const std::string& url) {
   auto remote = remote_for(repo, url);
   if (!remote)
     return std::move(remote.error());
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+  fetch_auth auth{&url};
+  opts.callbacks.credentials = credentials_for;
+  opts.callbacks.payload = &auth;
   opts.prune = GIT_FETCH_PRUNE;
   opts.update_fetchhead = 0;
   // The tags refspec fetches every tag; automatic tag following would only
@@ -297,6 +326,15 @@ std::string mirror_name(std::string_view url) {
 }
 
 // -- mirrors ------------------------------------------------------------------
+
+scoped_fetch_tokens::scoped_fetch_tokens(fetch_token_provider tokens)
+  : tokens_(std::move(tokens)), previous_(current_tokens) {
+  current_tokens = &tokens_;
+}
+
+scoped_fetch_tokens::~scoped_fetch_tokens() {
+  current_tokens = previous_;
+}
 
 caf::expected<fs::path> update_mirror(const fs::path& root,
                                       const std::string& url) {

@@ -6,6 +6,8 @@
 
 #include <caf/expected.hpp>
 
+#include "actors/gatekeeper/config_source.hpp"
+
 namespace conveyor {
 
 // -- URLs ---------------------------------------------------------------------
@@ -41,8 +43,11 @@ std::string mirror_name(std::string_view url);
 /// fetch leaves nothing behind; a mirror that no longer opens is rebuilt).
 /// Every call fetches all branches and tags from `url` with pruning
 /// (`+refs/heads/*:refs/heads/*`, `+refs/tags/*:refs/tags/*`) and points the
-/// mirror's HEAD at the remote's default branch. No credentials are sent,
-/// and `url.*.insteadOf` rules of git configs are not applied.
+/// mirror's HEAD at the remote's default branch. `url.*.insteadOf` rules of
+/// git configs are not applied. Credentials are sent only when the server
+/// asks for them and a `scoped_fetch_tokens` of the calling thread gives a
+/// token for `url`: user `x-access-token`, the token as password (once per
+/// fetch; a refused token fails the fetch).
 ///
 /// Fails with `errc::unknown_repository`: "repository URLs need a mirror
 /// directory" when `root` is empty; libgit2's message when the URL is
@@ -54,5 +59,22 @@ std::string mirror_name(std::string_view url);
 /// at a time, as the gatekeeper does from its own thread.
 caf::expected<std::filesystem::path>
 update_mirror(const std::filesystem::path& root, const std::string& url);
+
+/// While it lives, `update_mirror` calls on the thread that made it ask
+/// `tokens` for the token of the URL they fetch (see `update_mirror`). The
+/// gatekeeper makes one around each request it resolves. Nests: the
+/// innermost one counts.
+class scoped_fetch_tokens {
+public:
+  explicit scoped_fetch_tokens(fetch_token_provider tokens);
+  ~scoped_fetch_tokens();
+
+  scoped_fetch_tokens(const scoped_fetch_tokens&) = delete;
+  scoped_fetch_tokens& operator=(const scoped_fetch_tokens&) = delete;
+
+private:
+  fetch_token_provider tokens_;
+  const fetch_token_provider* previous_;
+};
 
 } // namespace conveyor

@@ -120,6 +120,16 @@ read_blob(git_repository* repo, const std::string& label,
 
 } // namespace
 
+std::string blob_id_of(std::string_view content) {
+  ensure_libgit2();
+  git_oid oid;
+  if (git_odb_hash(&oid, content.data(), content.size(), GIT_OBJECT_BLOB) != 0)
+    return {}; // only on out of memory: an empty id is never cached
+  char hex[GIT_OID_HEXSZ + 1] = {};
+  git_oid_tostr(hex, sizeof(hex), &oid);
+  return hex;
+}
+
 // -- repository ---------------------------------------------------------------
 
 void repository::deleter::operator()(git_repository* x) const {

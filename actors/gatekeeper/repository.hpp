@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <caf/expected.hpp>
 
@@ -30,6 +31,11 @@ struct config_file {
 
 /// The names of the build config files, in the order they are looked for.
 constexpr const char* config_file_names[] = {".conveyor.yml", ".travis.yml"};
+
+/// The hex object id git gives a blob holding `content` (what `config_file`
+/// keeps as `id`, and GitHub as a file's `sha`), computed without a
+/// repository.
+std::string blob_id_of(std::string_view content);
 
 // -- repository ---------------------------------------------------------------
 

@@ -43,6 +43,27 @@ std::string shell_word(std::string_view x);
 /// True if `x` can name an environment variable: `[A-Za-z_][A-Za-z0-9_]*`.
 bool is_valid_env_name(std::string_view x);
 
+/// The variable of the job's environment that holds the value of the HTTP
+/// `Authorization` header git sends to the repository's host while it
+/// clones and fetches a private repository, e.g. `basic <base64>`.
+///
+/// Only the worker sets it (`set_git_auth`): one of that name in a config's
+/// `env` is dropped. The script never writes its value: it is not exported
+/// nor echoed, the clone and fetch commands read it from the environment
+/// (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0`, so it is in
+/// no command line either) for the URL's origin only, with git's tracing
+/// switched off, and it is unset before the first command of the config
+/// runs.
+constexpr const char* git_auth_variable = "CONVEYOR_GIT_AUTH";
+
+/// Drops any `git_auth_variable` from `spec.env`, then adds it with
+/// `header` unless `header` is empty.
+void set_git_auth(job_spec& spec, std::string header);
+
+/// The origin of an `http://` or `https://` URL, `scheme://authority/`
+/// (without user info); empty for any other URL or a path.
+std::string http_origin(std::string_view url);
+
 /// Generates the bash script of one job attempt, with Travis CI's semantics:
 /// the job's env is exported (values literally, never expanded: the config
 /// layer un-quotes Travis's `FOO="b c"` into the value `b c`; names that are
@@ -57,6 +78,8 @@ bool is_valid_env_name(std::string_view x);
 ///   TRAVIS_TEST_RESULT (0 or 1) is exported after each of them.
 /// - Then `after_success` or `after_failure` (not for errored), then
 ///   `after_script`; their failures change nothing.
+/// With a `git_auth_variable` in `spec.env` and an http(s) `spec.repo`, the
+/// clone authenticates with it (see `git_auth_variable`).
 /// The script exits with the recorded exit code; see `script_result`.
 std::string make_build_script(const job_spec& spec, const build_layout& where);
 

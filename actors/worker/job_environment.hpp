@@ -15,7 +15,9 @@ namespace conveyor {
 /// CONVEYOR), the CONVEYOR_* and TRAVIS_* description of the job (with
 /// TRAVIS_BUILD_DIR=`build_dir`), then the job's own `env` in order, values
 /// literally. A later entry replaces an earlier one of the same name; invalid
-/// names are left out.
+/// names are left out. The worker's clone credentials travel this way too
+/// (`git_auth_variable`, which the build script unsets after the clone): the
+/// environment is never logged, and no command line holds it.
 std::vector<std::string> job_environment(const job_spec& spec,
                                          const std::filesystem::path& workspace,
                                          const std::filesystem::path& build_dir);

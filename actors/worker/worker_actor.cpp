@@ -14,6 +14,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/worker/build_script.hpp"
 #include "actors/worker/job_runner.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
@@ -80,13 +81,33 @@ constexpr auto report_retry = std::chrono::milliseconds(100);
 struct attempt_context {
   job_spec spec;
   job_runner_config runner;
+  std::function<std::string(const std::string&)> clone_auth;
   std::string worker;
   worker_impl self; ///< the worker, which reports for the thread
   std::shared_ptr<spdlog::logger> log;
 };
 
+// The spec the attempt runs: a config's own git_auth_variable is dropped,
+// the worker's credentials for the clone added (never logged).
+job_spec with_clone_auth(const attempt_context& ctx) {
+  auto spec = ctx.spec;
+  std::string header;
+  if (ctx.clone_auth && spec.clone && !spec.repo.empty()) {
+    try {
+      header = ctx.clone_auth(spec.repo);
+    } catch (const std::exception& e) {
+      ctx.log->warn("worker={} request_id={} job_id={} attempt={} "
+                    "event=no_clone_credentials error=\"{}\"",
+                    ctx.worker, spec.request_id, spec.job_id, spec.attempt,
+                    e.what());
+    }
+  }
+  set_git_auth(spec, std::move(header));
+  return spec;
+}
+
 void run_attempt(running_job* job, const attempt_context& ctx) {
-  const auto& spec = ctx.spec;
+  const auto spec = with_clone_auth(ctx);
   job_callbacks cb;
   cb.on_started = [&ctx, &spec] {
     ctx.log->info("worker={} request_id={} job_id={} attempt={} event=started",
@@ -230,8 +251,8 @@ struct worker_state {
     job->job_id = spec.job_id;
     job->attempt = spec.attempt;
     job->request_id = spec.request_id;
-    attempt_context ctx{std::move(spec), runner_config(), cfg.name,
-                        caf::actor_cast<worker_impl>(self), log};
+    attempt_context ctx{std::move(spec), runner_config(), cfg.clone_auth,
+                        cfg.name, caf::actor_cast<worker_impl>(self), log};
     job->thread = std::thread{
       [ptr = job.get(), ctx = std::move(ctx)] { run_attempt(ptr, ctx); }};
   }

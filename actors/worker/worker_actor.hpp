@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "messages/log_sequencer.hpp"
@@ -23,6 +24,13 @@ struct worker_config {
   /// Runs nothing: every attempt passes at once (see `run_noop_job`), inline
   /// in the actor, to benchmark the orchestration alone.
   bool noop_executor = false;
+  /// The value of the HTTP `Authorization` header git sends when a job
+  /// clones the repository at `url` (e.g. `basic <base64>` for a private
+  /// GitHub repository), or empty for none. Called on the attempt's thread
+  /// right before it runs (it may block to get a fresh token); the value
+  /// only reaches git's environment (see `git_auth_variable`). Empty: clones
+  /// never authenticate.
+  std::function<std::string(const std::string& url)> clone_auth;
 };
 
 /// Spawns a worker slot that runs one job attempt at a time.

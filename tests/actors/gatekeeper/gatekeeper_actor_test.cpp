@@ -122,3 +122,52 @@ TEST_CASE_METHOD(system_fixture, "a gatekeeper with a mirror root builds "
   CHECK(err.code() == static_cast<uint8_t>(errc::unknown_repository));
   caf::anon_send_exit(with_mirrors, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(system_fixture, "a gatekeeper with a remote file reader "
+                                 "plans webhook requests without a mirror") {
+  test_repo repo;
+  repo.write(".travis.yml", "script: make\n");
+  auto sha = repo.commit("one");
+  auto asked = std::make_shared<std::vector<std::string>>();
+  auto served = std::make_shared<bool>(true);
+  gatekeeper_config cfg;
+  cfg.mirror_root = repo.root() + "/mirrors";
+  cfg.remote_files = [asked, served](const remote_file_query& q) {
+    asked->push_back(q.slug + " " + q.path + " " + q.sha);
+    remote_file out;
+    if (!*served)
+      return out;
+    out.status = q.path == ".travis.yml" ? remote_file_status::found
+                                         : remote_file_status::missing;
+    out.content = "script: make\n";
+    return out;
+  };
+  auto gk = spawn_gatekeeper(*sys, cfg, store_actor{}, scheduler_actor{});
+  build_request req;
+  req.repo = "https://github.com/octo/demo.git";
+  req.slug = "octo/demo";
+  req.sha = sha;
+  req.ref = "refs/heads/main";
+  // Planned (only the missing store stops it), and no mirror was needed.
+  auto err = error_from(gk, req);
+  CHECK(err.code() == static_cast<uint8_t>(errc::store_failure));
+  REQUIRE(asked->size() == 2);
+  CHECK((*asked)[0] == "octo/demo .conveyor.yml " + sha);
+  CHECK((*asked)[1] == "octo/demo .travis.yml " + sha);
+  CHECK_FALSE(std::filesystem::exists(cfg.mirror_root));
+  // Requests without a sha or a slug, and repositories the reader does not
+  // serve, are read from the mirror as before.
+  asked->clear();
+  *served = false;
+  req.repo = "file://" + repo.path();
+  err = error_from(gk, req);
+  CHECK(err.code() == static_cast<uint8_t>(errc::store_failure));
+  CHECK(asked->size() == 1);
+  CHECK(std::filesystem::is_directory(cfg.mirror_root));
+  asked->clear();
+  req.slug.clear();
+  err = error_from(gk, req);
+  CHECK(err.code() == static_cast<uint8_t>(errc::store_failure));
+  CHECK(asked->empty());
+  caf::anon_send_exit(gk, caf::exit_reason::user_shutdown);
+}

@@ -3,9 +3,19 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "actors/gatekeeper/build_plan.hpp"
 #include "actors/gatekeeper/mirror.hpp"
@@ -379,4 +389,117 @@ TEST_CASE_METHOD(remote, "update_mirror returns the mirror's directory") {
   auto missing = update_mirror(fs::path{}, url);
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code() == code(errc::unknown_repository));
+}
+
+namespace {
+
+// A loopback HTTP server that asks for basic credentials and records the
+// Authorization headers it gets (answering 404 once it has one).
+class auth_recorder {
+public:
+  auth_recorder() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(::listen(fd_, 8) == 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread{[this] { serve(); }};
+  }
+
+  ~auth_recorder() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+  std::vector<std::string> authorizations() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return seen_;
+  }
+
+private:
+  void serve() {
+    while (!stop_) {
+      int conn = ::accept(fd_, nullptr, nullptr);
+      if (conn < 0)
+        return;
+      std::string head;
+      char buf[4096];
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        auto n = ::recv(conn, buf, sizeof(buf), 0);
+        if (n <= 0)
+          break;
+        head.append(buf, static_cast<size_t>(n));
+      }
+      std::string auth;
+      for (const char* name : {"\r\nAuthorization: ", "\r\nauthorization: "})
+        if (auto at = head.find(name); at != std::string::npos) {
+          auto begin = at + std::strlen(name);
+          auth = head.substr(begin, head.find("\r\n", begin) - begin);
+        }
+      std::string answer;
+      if (auth.empty()) {
+        answer = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic "
+                 "realm=\"test\"\r\nContent-Length: 0\r\nConnection: "
+                 "close\r\n\r\n";
+      } else {
+        std::lock_guard<std::mutex> guard{mtx_};
+        seen_.push_back(auth);
+        answer = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: "
+                 "close\r\n\r\n";
+      }
+      ::send(conn, answer.data(), answer.size(), MSG_NOSIGNAL);
+      ::close(conn);
+    }
+  }
+
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mtx_;
+  std::vector<std::string> seen_;
+};
+
+} // namespace
+
+TEST_CASE("a mirror fetch sends the token of the URL when the server asks") {
+  auth_recorder server;
+  test_repo scratch;
+  auto mirrors = fs::path{scratch.root()} / "mirrors";
+  auto url = server.url("/octo/private.git");
+  // No token provider: the server's question goes unanswered.
+  auto anonymous = update_mirror(mirrors, url);
+  REQUIRE_FALSE(anonymous);
+  CHECK(server.authorizations().empty());
+  std::vector<std::string> asked;
+  {
+    scoped_fetch_tokens tokens{[&asked](const std::string& x) {
+      asked.push_back(x);
+      return std::string{"tok123"};
+    }};
+    auto fetched = update_mirror(mirrors, url);
+    CHECK_FALSE(fetched); // the recorder serves no repository
+    if (!fetched)
+      CHECK(to_string(fetched.error()).find("tok123") == std::string::npos);
+  }
+  REQUIRE_FALSE(asked.empty());
+  CHECK(asked.front() == url);
+  auto seen = server.authorizations();
+  REQUIRE_FALSE(seen.empty());
+  // base64("x-access-token:tok123")
+  CHECK(seen.front() == "Basic eC1hY2Nlc3MtdG9rZW46dG9rMTIz");
+  // Once the scope ends, no token again.
+  asked.clear();
+  CHECK_FALSE(update_mirror(mirrors, url));
+  CHECK(asked.empty());
 }

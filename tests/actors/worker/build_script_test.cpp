@@ -175,3 +175,73 @@ TEST_CASE("a pull request whose commit is on no branch is checked out",
     CHECK(test::read_file(tmp.path() / "result").find(" clone") != std::string::npos);
   }
 }
+
+TEST_CASE("clone credentials: http origins of repository URLs",
+          "[build_script]") {
+  CHECK(http_origin("https://github.com/octo/demo.git")
+        == "https://github.com/");
+  CHECK(http_origin("http://127.0.0.1:8080/octo/demo.git")
+        == "http://127.0.0.1:8080/");
+  CHECK(http_origin("https://user:pw@ghe.example.com/a/b")
+        == "https://ghe.example.com/");
+  CHECK(http_origin("file:///srv/repo").empty());
+  CHECK(http_origin("git@github.com:octo/demo.git").empty());
+  CHECK(http_origin("/srv/repo").empty());
+}
+
+TEST_CASE("clone credentials: only the worker sets the variable",
+          "[build_script]") {
+  job_spec spec;
+  spec.env = {{"A", "1"}, {git_auth_variable, "from the config"}, {"B", "2"}};
+  set_git_auth(spec, "");
+  REQUIRE(spec.env.size() == 2);
+  CHECK(spec.env[0].name == "A");
+  CHECK(spec.env[1].name == "B");
+  set_git_auth(spec, "basic c2VjcmV0");
+  REQUIRE(spec.env.size() == 3);
+  CHECK(spec.env.back().name == git_auth_variable);
+  CHECK(spec.env.back().value == "basic c2VjcmV0");
+}
+
+TEST_CASE("clone credentials: the script never holds the header",
+          "[build_script]") {
+  job_spec spec;
+  spec.repo = "https://github.com/octo/private.git";
+  spec.sha = "abc123";
+  spec.pull_request = 7;
+  spec.env = {{"FOO", "bar"}};
+  spec.phases.script = {"make test"};
+  set_git_auth(spec, "basic VERYSECRETVALUE");
+  auto text = make_build_script(spec, {"/ws/build", "/ws/.conveyor/result"});
+  CHECK(text.find("VERYSECRETVALUE") == std::string::npos);
+  CHECK(text.find("export CONVEYOR_GIT_AUTH") == std::string::npos);
+  // Handed over to a fresh bash through a pipe, then read into a variable.
+  CHECK(text.find("exec env -u CONVEYOR_GIT_AUTH") != std::string::npos);
+  // Clone and pull request fetch send it, for github.com only.
+  auto key = std::string{"GIT_CONFIG_KEY_0="}
+             + shell_word("http.https://github.com/.extraHeader");
+  auto first = text.find(key);
+  REQUIRE(first != std::string::npos);
+  CHECK(text.find(key, first + 1) != std::string::npos);
+  CHECK(text.find("git clone --quiet https://github.com/octo/private.git")
+        != std::string::npos);
+  // The log shows the plain command.
+  CHECK(text.find("printf '%s\\n' '$ git clone --quiet "
+                  "https://github.com/octo/private.git /ws/build'")
+        != std::string::npos);
+  // Gone before the first command of the config.
+  auto unset = text.find("unset _conveyor_git_auth CONVEYOR_GIT_AUTH\n");
+  REQUIRE(unset != std::string::npos);
+  CHECK(unset < text.find("make test"));
+}
+
+TEST_CASE("clone credentials: no variable, no change to the script",
+          "[build_script]") {
+  job_spec spec;
+  spec.repo = "https://github.com/octo/public.git";
+  spec.phases.script = {"true"};
+  auto text = make_build_script(spec, {"/ws/build", "/ws/.conveyor/result"});
+  CHECK(text.find("GIT_CONFIG_KEY_0") == std::string::npos);
+  CHECK(text.find("exec env") == std::string::npos);
+  CHECK(text.find("Setting environment variables") == std::string::npos);
+}

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "actors/worker/build_script.hpp"
 #include "actors/worker/group_record.hpp"
 #include "actors/worker/job_runner.hpp"
 #include "actors/worker/proc_stat.hpp"
@@ -406,4 +407,27 @@ TEST_CASE("a no-op attempt passes with one final part and runs nothing",
   CHECK(started);
   REQUIRE(parts.size() == 1);
   CHECK(parts[0] == log_part{5, 2, 0, "Done. Your build exited with 0.\n", true});
+}
+
+TEST_CASE_METHOD(fixture, "clone credentials: no command of the config can "
+                          "read them",
+                 "[job_runner]") {
+  auto repo = test::make_git_repo(tmp.path() / "repo");
+  spec.repo = "file://" + repo.dir.string();
+  spec.sha = repo.sha;
+  spec.env = {{"FOO", "bar"}};
+  set_git_auth(spec, "basic TOPSECRETHEADER");
+  spec.phases.script = {
+    "cat hello.txt", "echo \"var=[${CONVEYOR_GIT_AUTH:-}]\"",
+    "echo \"shell=[${_conveyor_git_auth:-}]\"", "env",
+    "tr '\\0' '\\n' < /proc/$$/environ", "echo \"foo=$FOO\""};
+  auto out = run();
+  INFO(log());
+  CHECK(out.state == job_state::passed);
+  CHECK(logged("hello from the repository"));
+  CHECK(logged("var=[]"));
+  CHECK(logged("shell=[]"));
+  CHECK(logged("foo=bar"));
+  CHECK_FALSE(logged("TOPSECRETHEADER"));
+  CHECK_FALSE(logged("CONVEYOR_GIT_AUTH="));
 }

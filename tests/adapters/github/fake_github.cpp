@@ -1,6 +1,9 @@
 #include "fake_github.hpp"
 
+#include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <utility>
 
@@ -178,6 +181,15 @@ void fake_github::add_file(const std::string& repo, const std::string& sha,
   files_[{repo, sha, path}] = content;
 }
 
+void fake_github::serve_repository(const std::string& slug,
+                                   const std::string& bare_dir) {
+  auto cmd = "git -C '" + bare_dir + "' update-server-info";
+  if (std::system(cmd.c_str()) != 0)
+    throw std::runtime_error("git update-server-info failed in " + bare_dir);
+  std::lock_guard<std::mutex> guard{mtx_};
+  repositories_["/" + slug + ".git"] = bare_dir;
+}
+
 void fake_github::serve_base64_only(bool on) {
   std::lock_guard<std::mutex> guard{mtx_};
   base64_only_ = on;
@@ -286,7 +298,58 @@ void fake_github::handle(http::request& req, http::responder res) {
   dispatch(req, std::move(res));
 }
 
+bool fake_github::serve_git_file(const http::request& req,
+                                 http::responder& res) {
+  if (req.method != "GET" && req.method != "HEAD")
+    return false;
+  std::string dir;
+  std::string file;
+  std::string required;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& [prefix, bare] : repositories_)
+      if (req.path.compare(0, prefix.size() + 1, prefix + "/") == 0) {
+        dir = bare;
+        file = req.path.substr(prefix.size() + 1);
+      }
+    required = required_token_;
+  }
+  if (dir.empty())
+    return false;
+  if (!required.empty()
+      && req.header("Authorization")
+           != "basic " + base64_encode("x-access-token:" + required)
+      && req.header("Authorization")
+           != "Basic " + base64_encode("x-access-token:" + required)) {
+    http::response denied;
+    denied.status = 401;
+    denied.content_type = "text/plain";
+    denied.body = "Authentication required\n";
+    denied.headers.push_back({"WWW-Authenticate", "Basic realm=\"GitHub\""});
+    res.send(std::move(denied));
+    return true;
+  }
+  http::response answer;
+  std::ifstream in;
+  if (file.find("..") == std::string::npos)
+    in.open(dir + "/" + file, std::ios::binary);
+  if (!in) {
+    answer.status = 404;
+    answer.content_type = "text/plain";
+    answer.body = "Not Found\n";
+  } else {
+    std::ostringstream body;
+    body << in.rdbuf();
+    answer.content_type = "application/octet-stream";
+    answer.body = body.str();
+  }
+  res.send(std::move(answer));
+  return true;
+}
+
 void fake_github::dispatch(http::request& req, http::responder res) {
+  if (serve_git_file(req, res))
+    return;
   std::optional<scripted_answer> scripted;
   {
     std::lock_guard<std::mutex> guard{mtx_};

@@ -106,8 +106,17 @@ public:
   void serve_base64_only(bool on);
 
   /// API routes answer 401 "Bad credentials" unless the Authorization header
-  /// carries `token` (empty: anything goes).
+  /// carries `token` (empty: anything goes). Served repositories (see
+  /// `serve_repository`) answer 401 with `WWW-Authenticate: Basic` unless
+  /// it is `basic base64("x-access-token:" + token)`, as git sends it.
   void require_token(std::string token);
+
+  /// Serves the bare repository at `bare_dir` as `<base_url>/<slug>.git`
+  /// over git's dumb HTTP protocol: runs `git update-server-info` in it
+  /// (again on every call: call it after each push) and answers `GET
+  /// /<slug>.git/<file>` with that file, 404 if there is none. Served before
+  /// any scripted fault (those are for the API).
+  void serve_repository(const std::string& slug, const std::string& bare_dir);
 
   /// Serves the installation token endpoint of App `app_id` for installation
   /// `installation_id`, checking JWTs with `public_pem`.
@@ -156,6 +165,7 @@ private:
   void get_contents(http::request& req, http::responder res);
   void post_status(http::request& req, http::responder res);
   void issue_token(http::request& req, http::responder res);
+  bool serve_git_file(const http::request& req, http::responder& res);
 
   mutable std::mutex mtx_;
   std::condition_variable wake_;
@@ -168,6 +178,7 @@ private:
   std::map<std::tuple<std::string, std::string, std::string>, std::string>
     files_;
   bool base64_only_ = false;
+  std::map<std::string, std::string> repositories_; ///< "/slug.git" → dir
   std::string required_token_;
   std::string app_id_;
   uint64_t installation_id_ = 0;
