@@ -28,12 +28,12 @@
 
 namespace conveyor {
 
-namespace {
-
 // Two nodes on one data directory would each recover the other's running
 // jobs and run them again: the second one is refused.
 caf::expected<std::shared_ptr<void>>
 lock_data_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
   auto path = dir / "lock";
   auto fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -45,11 +45,13 @@ lock_data_dir(const std::filesystem::path& dir) {
     return caf::make_error(caf::sec::runtime_error,
                            "another conveyor process uses " + dir.string());
   }
-  return std::shared_ptr<void>{nullptr, [fd](void*) { ::close(fd); }};
+  // Not null, so that a holder can tell it holds a lock.
+  return std::shared_ptr<void>{new int{fd}, [](void* x) {
+                                 auto* fd = static_cast<int*>(x);
+                                 ::close(*fd);
+                                 delete fd;
+                               }};
 }
-
-
-} // namespace
 
 void configure_node_system(caf::actor_system_config& cfg) {
   register_message_types(cfg);
@@ -227,7 +229,8 @@ caf::expected<node> start_node(caf::actor_system& sys, const node_config& cfg) {
     return caf::make_error(caf::sec::runtime_error,
                            "cannot create " + cfg.data_dir.string() + ": "
                              + ec.message());
-  auto lock = lock_data_dir(cfg.data_dir);
+  auto lock = cfg.data_lock ? caf::expected<std::shared_ptr<void>>{cfg.data_lock}
+                            : lock_data_dir(cfg.data_dir);
   if (!lock)
     return lock.error();
   // Jobs a crashed run of this node left behind must be gone before any

@@ -53,7 +53,16 @@ struct node_config {
   /// `Authorization` values of the workers' clones of private repositories
   /// (see `worker_config::clone_auth`).
   std::function<std::string(const std::string& url)> clone_auth;
+  /// The lock of `data_dir` if the caller took it already (see
+  /// `lock_data_dir`); empty: `start_node` takes it.
+  std::shared_ptr<void> data_lock;
 };
+
+/// Takes the lock that lets one node at a time use `dir` (created if
+/// missing); it is held until the last copy of the answer is gone. Fails if
+/// another process holds it.
+caf::expected<std::shared_ptr<void>>
+lock_data_dir(const std::filesystem::path& dir);
 
 /// The modules of a running node. Each handle is a front (see
 /// supervisors/front.hpp): it stays valid while its module restarts.

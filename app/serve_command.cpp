@@ -208,6 +208,14 @@ int serve(const serve_settings& settings) {
   std::shared_ptr<leadership_watch> watch;
   std::atomic<bool> lost_lead{false};
   auto http_port = settings.http_port;
+  // Taken before standing by: a standby on the leader's data directory would
+  // only fail when it takes over.
+  auto data_lock = lock_data_dir(settings.data_dir);
+  if (!data_lock) {
+    std::fprintf(stderr, "conveyor serve: %s\n",
+                 describe(data_lock.error()).c_str());
+    return 1;
+  }
   if (!settings.db_url.empty()) {
     lock = std::make_unique<leader_lock>(settings.db_url, leader_name());
     standby_config standby;
@@ -239,6 +247,7 @@ int serve(const serve_settings& settings) {
   api_cfg.draining = std::make_shared<std::atomic<bool>>(false);
   auto port = std::make_shared<std::atomic<uint16_t>>(0);
   auto ncfg = node_config_of(settings);
+  ncfg.data_lock = *data_lock;
   std::shared_ptr<github::token_source> github_tokens;
   if (auto client = make_github_client(settings, &github_tokens)) {
     wire_github_ports(ncfg, settings, client, github_tokens);

@@ -152,3 +152,18 @@ TEST_CASE("standby: a standby stops at once with status 0 when asked") {
   CHECK(standby.stop(SIGTERM, std::chrono::seconds(5)) == 0);
   CHECK(leader.call("GET", "/readyz").status == 200);
 }
+
+TEST_CASE("standby: a second node on the leader's data directory is refused at once") {
+  pg_database db{pg_database::kind::database};
+  scratch_dir dir;
+  serve_process leader{dir.path / "a", {"--db", db.url()}};
+  leader.wait_ready();
+  auto cmd = std::string{CONVEYOR_BINARY_DIR "/app/conveyor"} + " serve --data "
+             + (dir.path / "a").string() + " --http 127.0.0.1:0 --db " + db.url()
+             + " > " + (dir.path / "out").string() + " 2>&1";
+  CHECK(WEXITSTATUS(std::system(cmd.c_str())) == 1);
+  auto out = slurp(dir.path / "out");
+  INFO(out);
+  CHECK(out.find("another conveyor process uses") != std::string::npos);
+  CHECK(out.find("standby") == std::string::npos);
+}
