@@ -270,7 +270,7 @@ jobs:
   CHECK(log.index_of(job_event(build, 2, "passed")) < log.index_of("build passed"));
 }
 
-TEST_CASE("a failing job of the first stage cancels the second") {
+TEST_CASE("node: a failing job of the first stage cancels the second") {
   fixture f{3};
   auto repo = f.make_repo(R"(
 jobs:
