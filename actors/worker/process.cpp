@@ -80,6 +80,10 @@ spawn_result spawn(const process_options& opts) {
   posix_spawn_file_actions_adddup2(&actions, devnull, STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  // Libraries open descriptors without O_CLOEXEC (Asio's sockets, the
+  // HTTP API's listening one among them): a job, or a daemon it leaves
+  // behind, must hold none of them.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   if (!opts.cwd.empty())
     posix_spawn_file_actions_addchdir_np(&actions, opts.cwd.c_str());
   posix_spawnattr_t attr;

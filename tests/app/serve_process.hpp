@@ -48,6 +48,9 @@ public:
       auto err = open(err_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(out, STDOUT_FILENO);
       dup2(err, STDERR_FILENO);
+      // The test's own descriptors (a fake server's listening socket) must
+      // not live on in serve.
+      ::close_range(3, ~0U, 0);
       for (auto& kv : env)
         putenv(const_cast<char*>(kv.c_str()));
       std::vector<char*> cargv;

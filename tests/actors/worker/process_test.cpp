@@ -8,6 +8,9 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "actors/worker/process.hpp"
 #include "test_support.hpp"
 
@@ -59,6 +62,17 @@ TEST_CASE("only the given environment is passed", "[process]") {
   auto r = sh("env");
   CHECK(r.output.find("hunter2") == std::string::npos);
   CHECK(r.output.find("ONLY_THIS=1") != std::string::npos);
+}
+
+TEST_CASE("only stdin stdout and stderr are passed", "[process]") {
+  // A descriptor opened without O_CLOEXEC, as libraries (Asio's sockets) do:
+  // a job, or a daemon it leaves behind, must not hold it.
+  int leaked = ::open("/dev/null", O_RDONLY);
+  REQUIRE(leaked > 2);
+  auto fd = std::to_string(leaked);
+  auto r = sh("if [ -e /proc/$$/fd/" + fd + " ]; then echo inherited; else echo closed; fi");
+  ::close(leaked);
+  CHECK(r.output == "closed\n");
 }
 
 TEST_CASE("the working directory is set", "[process]") {
