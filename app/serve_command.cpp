@@ -97,6 +97,8 @@ make_github_client(const serve_settings& settings,
   github::client_settings cs;
   cs.base_url = settings.github_api_url;
   cs.timeout = settings.github_timeout;
+  cs.breaker.failure_threshold = settings.github_breaker_failures;
+  cs.breaker.cool_down = settings.github_breaker_open_for;
   std::shared_ptr<github::token_source> tokens;
   if (!settings.github_app_id.empty()) {
     // The token exchange runs on a client of its own, without a token.
@@ -183,15 +185,17 @@ void wire_github_ports(node_config& ncfg, const serve_settings& settings,
 std::function<child_spec(const node&)>
 github_reporter_child(const serve_settings& settings,
                       std::shared_ptr<github::github_client> client,
+                      std::shared_ptr<github::status_reporter_stats> stats,
                       std::shared_ptr<std::atomic<uint16_t>> port) {
   auto host = settings.http_host;
   auto public_url = settings.public_url;
-  return [client, port, host, public_url](const node& modules) {
+  return [client, stats, port, host, public_url](const node& modules) {
     child_spec spec;
     spec.id = "github_status_reporter";
-    spec.start = [client, port, host, public_url, store = modules.store](
+    spec.start = [client, stats, port, host, public_url, store = modules.store](
                    caf::actor_system& sys) -> caf::expected<caf::actor> {
       github::status_reporter_config rc;
+      rc.stats = stats;
       rc.public_url = !public_url.empty()
                         ? public_url
                         : "http://" + host + ":" + std::to_string(port->load());
@@ -251,9 +255,14 @@ int serve(const serve_settings& settings) {
   std::shared_ptr<github::token_source> github_tokens;
   if (auto client = make_github_client(settings, &github_tokens)) {
     wire_github_ports(ncfg, settings, client, github_tokens);
-    ncfg.integrations.push_back(github_reporter_child(settings, client, port));
-    api_cfg.extra_metrics = [client] {
-      return github::to_metric_families(client->stats());
+    auto stats = std::make_shared<github::status_reporter_stats>();
+    ncfg.integrations.push_back(
+      github_reporter_child(settings, client, stats, port));
+    api_cfg.extra_metrics = [client, stats] {
+      auto families = github::to_metric_families(client->stats());
+      for (auto& family : github::to_metric_families(*stats))
+        families.push_back(std::move(family));
+      return families;
     };
   }
   if (watch) {

@@ -241,6 +241,22 @@ const std::vector<setting>& settings_table() {
      [](const std::string& x, serve_settings& s) {
        return set_duration(x, s.github_timeout);
      }},
+    {"github-breaker-failures",
+     "consecutive failed GitHub calls that open a host's circuit breaker", "5",
+     [](const std::string& x, serve_settings& s) {
+       auto n = parse_count(x);
+       if (!n)
+         return n.error();
+       if (*n == 0)
+         return invalid("must be at least 1");
+       s.github_breaker_failures = static_cast<uint32_t>(*n);
+       return caf::error{};
+     }},
+    {"github-breaker-open-for",
+     "how long an open breaker refuses calls before one probe", "30s",
+     [](const std::string& x, serve_settings& s) {
+       return set_duration(x, s.github_breaker_open_for);
+     }},
     {"public-url", "base of the links on commit statuses (default: "
                    "http://HOST:PORT of --http)", "",
      [](const std::string& x, serve_settings& s) {

@@ -51,6 +51,10 @@ struct serve_settings {
   std::string github_app_key; ///< the PEM text, read from the key file
   uint64_t github_app_installation = 0;
   std::chrono::milliseconds github_timeout{20000};
+  /// Consecutive failures that open a GitHub host's breaker.
+  uint32_t github_breaker_failures = 5;
+  /// How long an open breaker waits before its probe.
+  std::chrono::milliseconds github_breaker_open_for{30000};
   /// Base of the links on commit statuses; empty: http://HOST:PORT.
   std::string public_url;
 };

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace conveyor::github {
@@ -31,6 +32,27 @@ struct breaker_counters {
   uint64_t times_opened = 0; ///< transitions to `open`
 };
 
+/// A change of a breaker's state, reported by the call that made it so that
+/// its owner can log it (each change is reported once).
+struct breaker_transition {
+  breaker_state from = breaker_state::closed;
+  breaker_state to = breaker_state::closed;
+  /// Consecutive failures when it changed (0 once closed again).
+  uint32_t consecutive_failures = 0;
+  /// The reason given with the last failure, if any.
+  std::string last_failure;
+  /// To `open`: how long it stays open before a probe may go out. To
+  /// `half_open`: how long it was open.
+  std::chrono::steady_clock::duration open_for{0};
+};
+
+/// The answer of `circuit_breaker::admit`.
+struct breaker_admission {
+  bool allowed = false; ///< whether the call may go out
+  /// Set when admitting the call turned the breaker half-open.
+  std::optional<breaker_transition> transition;
+};
+
 /// A circuit breaker for the calls to one host. Closed, it opens after
 /// `failure_threshold` consecutive failures; open, it rejects calls until
 /// `cool_down` has passed, then lets one probe through (half-open); the
@@ -50,11 +72,19 @@ public:
   /// cool-down, and a new probe is allowed.
   bool allow(clock::time_point now);
 
-  /// Reports that a call allowed earlier succeeded.
-  void record_success(clock::time_point now);
+  /// Like `allow`, and also tells whether this turned the breaker
+  /// half-open (open -> half_open).
+  breaker_admission admit(clock::time_point now);
 
-  /// Reports that a call allowed earlier failed.
-  void record_failure(clock::time_point now);
+  /// Reports that a call allowed earlier succeeded; answers the transition
+  /// it made (half_open -> closed), if any.
+  std::optional<breaker_transition> record_success(clock::time_point now);
+
+  /// Reports that a call allowed earlier failed, with a reason for the logs
+  /// (e.g. "timed out"); answers the transition it made (closed -> open or
+  /// half_open -> open), if any.
+  std::optional<breaker_transition> record_failure(clock::time_point now,
+                                                   std::string reason = {});
 
   /// The current state. An open breaker stays `open` until `allow` is
   /// called after its cool-down.
@@ -72,8 +102,15 @@ public:
     return counters_;
   }
 
+  /// The reason given with the last failure ("" if none was given).
+  const std::string& last_failure() const {
+    return last_failure_;
+  }
+
 private:
-  void open(clock::time_point now);
+  breaker_transition open(clock::time_point now);
+
+  breaker_transition change_to(breaker_state to);
 
   breaker_settings settings_;
   breaker_state state_ = breaker_state::closed;
@@ -82,6 +119,7 @@ private:
   bool probe_in_flight_ = false;
   clock::time_point probe_started_at_;
   breaker_counters counters_;
+  std::string last_failure_;
 };
 
 /// One breaker per host, made on first use with the same settings.

@@ -522,39 +522,66 @@ struct github_client::impl {
   }
 
   // Asks the breaker; on refusal returns its consecutive failures.
-  std::optional<uint32_t> breaker_refuses() {
-    std::lock_guard<std::mutex> guard{mtx};
-    auto& breaker = breakers.of(ep.authority());
-    if (breaker.allow(hooks.steady_now())) {
-      ++totals.requests;
-      return std::nullopt;
+  std::optional<uint32_t> breaker_refuses(const std::string& log_id) {
+    breaker_admission admission;
+    uint32_t failures = 0;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      auto& breaker = breakers.of(ep.authority());
+      admission = breaker.admit(hooks.steady_now());
+      if (admission.allowed)
+        ++totals.requests;
+      else
+        ++totals.rejected;
+      failures = breaker.consecutive_failures();
     }
-    ++totals.rejected;
-    return breaker.consecutive_failures();
+    if (admission.transition)
+      log_transition(*admission.transition, log_id);
+    if (admission.allowed)
+      return std::nullopt;
+    return failures;
   }
 
-  void report(bool failed, const std::string& log_id) {
-    std::lock_guard<std::mutex> guard{mtx};
-    auto& breaker = breakers.of(ep.authority());
-    auto before = breaker.state();
-    if (failed)
-      breaker.record_failure(hooks.steady_now());
-    else
-      breaker.record_success(hooks.steady_now());
-    auto after = breaker.state();
-    if (before == after)
-      return;
-    if (after == breaker_state::open)
-      log->error("breaker opened host={} consecutive_failures={} "
-                 "cool_down_ms={} request_id={}",
-                 ep.authority(), breaker.consecutive_failures(),
-                 std::chrono::duration_cast<milliseconds>(
-                   settings.breaker.cool_down)
-                   .count(),
-                 log_id);
-    else if (after == breaker_state::closed)
-      log->info("breaker closed host={} request_id={}", ep.authority(),
-                log_id);
+  // Tells the breaker how an attempt went; `reason` says why it failed.
+  void report(bool failed, const std::string& reason,
+              const std::string& log_id) {
+    std::optional<breaker_transition> changed;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      auto& breaker = breakers.of(ep.authority());
+      if (failed)
+        changed = breaker.record_failure(hooks.steady_now(), reason);
+      else
+        changed = breaker.record_success(hooks.steady_now());
+    }
+    if (changed)
+      log_transition(*changed, log_id);
+  }
+
+  // One line per change of state, outside the lock: the breaker reports
+  // each change to exactly one caller.
+  void log_transition(const breaker_transition& x, const std::string& log_id) {
+    auto ms = [](std::chrono::steady_clock::duration d) {
+      return std::chrono::duration_cast<milliseconds>(d).count();
+    };
+    switch (x.to) {
+      case breaker_state::open:
+        log->error("breaker opened host={} from={} consecutive_failures={} "
+                   "last_failure=\"{}\" open_for_ms={} request_id={}",
+                   ep.authority(), to_string(x.from), x.consecutive_failures,
+                   x.last_failure, ms(x.open_for), log_id);
+        break;
+      case breaker_state::half_open:
+        log->info("breaker half-open host={} from={} consecutive_failures={} "
+                  "last_failure=\"{}\" was_open_ms={} request_id={}",
+                  ep.authority(), to_string(x.from), x.consecutive_failures,
+                  x.last_failure, ms(x.open_for), log_id);
+        break;
+      case breaker_state::closed:
+        log->info("breaker closed host={} from={} request_id={}",
+                  ep.authority(), to_string(x.from), log_id);
+        break;
+    }
   }
 
   token_result fetch_token() {
@@ -620,7 +647,7 @@ struct github_client::impl {
       if (auto why = authorize())
         return finish(call_failure::no_token, *why);
     for (int attempt = 1;; ++attempt) {
-      if (auto failures = breaker_refuses()) {
+      if (auto failures = breaker_refuses(req.log_id)) {
         auto why = "the circuit breaker for " + ep.authority()
                    + " is open after " + std::to_string(*failures)
                    + " consecutive failures, so no request was sent";
@@ -638,7 +665,11 @@ struct github_client::impl {
       result.attempts = attempt;
       auto status = wire.response.status;
       auto failed = wire.error != transport_error::none || status >= 500;
-      report(failed, req.log_id);
+      report(failed,
+             wire.error != transport_error::none
+               ? redact(wire.detail, secrets)
+               : "GitHub answered " + std::to_string(status),
+             req.log_id);
       if (wire.error == transport_error::none)
         result.response = std::move(wire.response);
       auto expected = std::find(req.expected_statuses.begin(),
@@ -889,6 +920,10 @@ metric_families to_metric_families(const client_stats& stats) {
                        "Times the circuit breaker of each GitHub host opened",
                        "counter",
                        {}};
+  metric_family failing{"conveyor_github_breaker_consecutive_failures",
+                        "Consecutive failed requests to each GitHub host",
+                        "gauge",
+                        {}};
   for (const auto& host : stats.hosts) {
     rejections.samples.push_back(
       {"", {{"host", host.host}},
@@ -901,10 +936,14 @@ metric_families to_metric_families(const client_stats& stats) {
     opened.samples.push_back(
       {"", {{"host", host.host}},
        static_cast<double>(host.counters.times_opened)});
+    failing.samples.push_back(
+      {"", {{"host", host.host}},
+       static_cast<double>(host.consecutive_failures)});
   }
   out.push_back(std::move(rejections));
   out.push_back(std::move(states));
   out.push_back(std::move(opened));
+  out.push_back(std::move(failing));
   return out;
 }
 

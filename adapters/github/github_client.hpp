@@ -183,10 +183,12 @@ struct client_stats {
 /// `Authorization: <scheme> <token>`, `User-Agent: conveyor`, `Accept:
 /// application/vnd.github+json` and `X-GitHub-Api-Version: 2022-11-28`,
 /// reports transport errors and 5xx to the breaker as failures (any other
-/// answer proves the host alive), and lets `retry_policy` decide whether to
-/// wait and try again. A 401 for a token from the token source makes the
-/// source drop it; if the source then gives another token, the call is
-/// tried once more with it.
+/// answer proves the host alive), logs every change of the breaker's state
+/// once on the "github" logger ("breaker opened", "breaker half-open",
+/// "breaker closed", with host, failures, last failure and time), and lets
+/// `retry_policy` decide whether to wait and try again. A 401 for a token
+/// from the token source makes the source drop it; if the source then gives
+/// another token, the call is tried once more with it.
 class github_client {
 public:
   /// Makes a client; `tokens` may be null (no `Authorization` unless a
@@ -235,8 +237,9 @@ private:
 /// `conveyor_github_call_failures_total`, `conveyor_github_requests_total`,
 /// `conveyor_github_retries_total`, `conveyor_github_breaker_rejections_total`
 /// (calls failed fast), `conveyor_github_breaker_state{host,state}` (1 for
-/// the current state, 0 for the others) and
-/// `conveyor_github_breaker_opened_total{host}`.
+/// the current state, 0 for the others),
+/// `conveyor_github_breaker_opened_total{host}` and
+/// `conveyor_github_breaker_consecutive_failures{host}`.
 metric_families to_metric_families(const client_stats& stats);
 
 } // namespace conveyor::github

@@ -71,8 +71,6 @@ struct reporter_state {
   status_reporter_config cfg;
   store_actor store;
   std::shared_ptr<github_client> client;
-  double backlog = 0;
-  double sent = 0;
 };
 
 using reporter_ptr = caf::stateful_actor<reporter_state>*;
@@ -93,7 +91,7 @@ void round(reporter_ptr self) {
     .then(
       [self](const std::vector<build_record>& due) {
         auto& st = self->state;
-        st.backlog = static_cast<double>(due.size());
+        st.cfg.stats->backlog = static_cast<int32_t>(due.size());
         size_t done = 0;
         for (auto& build : due) {
           auto state = status_of(build.state);
@@ -121,7 +119,7 @@ void round(reporter_ptr self) {
                          build.request.slug, build.request.sha,
                          to_string(state), context);
           ++done;
-          st.sent += 1;
+          st.cfg.stats->sent.fetch_add(1);
           self->request(st.store, store_timeout, outbox_atom::value, build.id,
                         to_string(state))
             .then([](bool) {},
@@ -154,12 +152,8 @@ caf::behavior reporter(reporter_ptr self, status_reporter_config cfg,
     [self](fetch_atom, metrics_atom) {
       auto& st = self->state;
       auto result = to_metric_families(st.client->stats());
-      result.push_back({"conveyor_github_status_outbox",
-                        "Commit statuses due at the last round.", "gauge",
-                        {metric_sample{"", {}, st.backlog}}});
-      result.push_back({"conveyor_github_statuses_sent_total",
-                        "Commit statuses posted to GitHub.", "counter",
-                        {metric_sample{"", {}, st.sent}}});
+      for (auto& family : to_metric_families(*st.cfg.stats))
+        result.push_back(std::move(family));
       return result;
     },
     [](crash_atom) {
@@ -170,9 +164,22 @@ caf::behavior reporter(reporter_ptr self, status_reporter_config cfg,
 
 } // namespace
 
+metric_families to_metric_families(const status_reporter_stats& stats) {
+  return {{"conveyor_github_status_outbox",
+           "Commit statuses due at the last round (at most a batch).",
+           "gauge",
+           {metric_sample{"", {}, static_cast<double>(stats.backlog.load())}}},
+          {"conveyor_github_statuses_sent_total",
+           "Commit statuses posted to GitHub.",
+           "counter",
+           {metric_sample{"", {}, static_cast<double>(stats.sent.load())}}}};
+}
+
 caf::actor spawn_status_reporter(caf::actor_system& sys,
                                  status_reporter_config cfg, store_actor store,
                                  std::shared_ptr<github_client> client) {
+  if (!cfg.stats)
+    cfg.stats = std::make_shared<status_reporter_stats>();
   return sys.spawn<caf::detached>(reporter, std::move(cfg), std::move(store),
                                   std::move(client));
 }

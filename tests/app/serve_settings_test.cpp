@@ -112,5 +112,21 @@ TEST_CASE("bad settings are refused with the setting's name") {
   auto missing = load_serve_settings({"--config", "/nonexistent.yml"}, env.getter());
   REQUIRE_FALSE(missing);
   CHECK(load_serve_settings({"--help"}, env.getter())->help);
+  auto no_breaker = load_serve_settings({"--github-breaker-failures", "0"}, env.getter());
+  REQUIRE_FALSE(no_breaker);
+  CHECK(describe(no_breaker.error()).find("--github-breaker-failures") != std::string::npos);
   std::filesystem::remove(file);
+}
+
+TEST_CASE("the GitHub breaker's threshold and cool-down are settings") {
+  environment env;
+  auto defaults = load_serve_settings({}, env.getter());
+  REQUIRE(defaults);
+  CHECK(defaults->settings.github_breaker_failures == 5);
+  CHECK(defaults->settings.github_breaker_open_for == std::chrono::seconds(30));
+  env.vars["CONVEYOR_GITHUB_BREAKER_OPEN_FOR"] = "2m";
+  auto set = load_serve_settings({"--github-breaker-failures", "3"}, env.getter());
+  REQUIRE(set);
+  CHECK(set->settings.github_breaker_failures == 3);
+  CHECK(set->settings.github_breaker_open_for == std::chrono::minutes(2));
 }

@@ -189,3 +189,73 @@ TEST_CASE("breaker states have names") {
   CHECK(to_string(breaker_state::open) == "open");
   CHECK(to_string(breaker_state::half_open) == "half_open");
 }
+
+// -- transitions ---------------------------------------------------------------
+
+TEST_CASE("every change of state is reported once with its details") {
+  circuit_breaker breaker{three_failures_ten_seconds()};
+  // Closed: failures below the threshold and successes report nothing.
+  REQUIRE(breaker.allow(t0));
+  CHECK_FALSE(breaker.record_failure(t0, "status 502").has_value());
+  REQUIRE(breaker.allow(t0));
+  CHECK_FALSE(breaker.record_success(t0).has_value());
+  REQUIRE(breaker.admit(t0).allowed);
+  CHECK_FALSE(breaker.admit(t0).transition.has_value());
+  CHECK_FALSE(breaker.record_failure(t0, "timed out").has_value());
+  CHECK_FALSE(breaker.record_failure(t0, "timed out").has_value());
+  // closed -> open, at the third consecutive failure.
+  auto opened = breaker.record_failure(t0 + 1s, "connection reset");
+  REQUIRE(opened.has_value());
+  CHECK(opened->from == breaker_state::closed);
+  CHECK(opened->to == breaker_state::open);
+  CHECK(opened->consecutive_failures == 3);
+  CHECK(opened->last_failure == "connection reset");
+  CHECK(opened->open_for == 10s);
+  CHECK(breaker.last_failure() == "connection reset");
+  // Rejections and late results while open report nothing.
+  auto rejected = breaker.admit(t0 + 5s);
+  CHECK_FALSE(rejected.allowed);
+  CHECK_FALSE(rejected.transition.has_value());
+  CHECK_FALSE(breaker.record_failure(t0 + 6s, "late").has_value());
+  CHECK_FALSE(breaker.record_success(t0 + 6s).has_value());
+  // open -> half_open, once, by the call that becomes the probe.
+  auto probe = breaker.admit(t0 + 11s);
+  CHECK(probe.allowed);
+  REQUIRE(probe.transition.has_value());
+  CHECK(probe.transition->from == breaker_state::open);
+  CHECK(probe.transition->to == breaker_state::half_open);
+  CHECK(probe.transition->consecutive_failures == 4);
+  CHECK(probe.transition->last_failure == "late");
+  CHECK(probe.transition->open_for == 10s); // opened at t0 + 1s
+  auto second = breaker.admit(t0 + 11s);
+  CHECK_FALSE(second.allowed);
+  CHECK_FALSE(second.transition.has_value());
+  // half_open -> open when the probe fails.
+  auto reopened = breaker.record_failure(t0 + 12s, "status 503");
+  REQUIRE(reopened.has_value());
+  CHECK(reopened->from == breaker_state::half_open);
+  CHECK(reopened->to == breaker_state::open);
+  CHECK(reopened->consecutive_failures == 5);
+  CHECK(reopened->last_failure == "status 503");
+  CHECK(reopened->open_for == 10s);
+  // half_open -> closed when the next probe succeeds.
+  auto again = breaker.admit(t0 + 22s);
+  REQUIRE(again.transition.has_value());
+  CHECK(again.transition->to == breaker_state::half_open);
+  auto closed = breaker.record_success(t0 + 22s);
+  REQUIRE(closed.has_value());
+  CHECK(closed->from == breaker_state::half_open);
+  CHECK(closed->to == breaker_state::closed);
+  CHECK(closed->consecutive_failures == 0);
+  CHECK_FALSE(breaker.record_success(t0 + 23s).has_value());
+}
+
+TEST_CASE("a probe given up after a cool-down is no new transition") {
+  circuit_breaker breaker{three_failures_ten_seconds()};
+  fail_calls(breaker, 3, t0);
+  REQUIRE(breaker.admit(t0 + 10s).transition.has_value());
+  auto retry = breaker.admit(t0 + 20s);
+  CHECK(retry.allowed);
+  CHECK_FALSE(retry.transition.has_value());
+  CHECK(breaker.state() == breaker_state::half_open);
+}

@@ -486,6 +486,76 @@ TEST_CASE("retries stop when the breaker opens during a call") {
         != std::string::npos);
 }
 
+namespace {
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos;
+       pos = text.find(what, pos + what.size()))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("each change of the breaker's state is logged once") {
+  log_capture logs;
+  fake_github fake;
+  fake.add_file("octo/demo", "abc", ".travis.yml", "x");
+  manual_time time;
+  github_client client{fake_settings(fake), pat(), time.hooks()};
+  auto host = "host=127.0.0.1:" + std::to_string(fake.port());
+  fake.go_down();
+  for (int i = 0; i < 5; ++i) // 3 failures open it, 2 calls fail fast
+    client.fetch_file("octo/demo", ".travis.yml", "abc", "req-1");
+  auto text = logs.text();
+  CHECK(occurrences(text, "breaker opened") == 1);
+  CHECK(text.find("breaker opened " + host + " from=closed "
+                  "consecutive_failures=3 last_failure=\"could not connect "
+                  "to 127.0.0.1:")
+        != std::string::npos);
+  CHECK(text.find("open_for_ms=10000 request_id=req-1") != std::string::npos);
+  CHECK(occurrences(text, "breaker half-open") == 0);
+  // The probe fails: half-open, then open again.
+  time.advance(10s);
+  client.fetch_file("octo/demo", ".travis.yml", "abc", "req-2");
+  text = logs.text();
+  CHECK(occurrences(text, "breaker half-open") == 1);
+  CHECK(text.find("breaker half-open " + host + " from=open "
+                  "consecutive_failures=3")
+        != std::string::npos);
+  CHECK(text.find("was_open_ms=10000 request_id=req-2") != std::string::npos);
+  CHECK(occurrences(text, "breaker opened") == 2);
+  CHECK(text.find("breaker opened " + host + " from=half_open "
+                  "consecutive_failures=4")
+        != std::string::npos);
+  // Back up: the next probe closes it.
+  fake.come_back();
+  time.advance(10s);
+  REQUIRE(client.fetch_file("octo/demo", ".travis.yml", "abc", "req-3").status
+          == fetch_status::found);
+  client.fetch_file("octo/demo", ".travis.yml", "abc", "req-4");
+  text = logs.text();
+  CHECK(occurrences(text, "breaker half-open") == 2);
+  CHECK(occurrences(text, "breaker opened") == 2);
+  CHECK(occurrences(text, "breaker closed") == 1);
+  CHECK(text.find("breaker closed " + host + " from=half_open "
+                  "request_id=req-3")
+        != std::string::npos);
+}
+
+TEST_CASE("a 5xx that opens the breaker is named as its last failure") {
+  log_capture logs;
+  fake_github fake;
+  fake.fail_next(3, 503);
+  manual_time time;
+  github_client client{fake_settings(fake), pat(), time.hooks()};
+  client.fetch_file("octo/demo", ".travis.yml", "abc");
+  CHECK(logs.text().find("last_failure=\"GitHub answered 503\"")
+        != std::string::npos);
+  CHECK(client.stats().hosts.at(0).state == breaker_state::open);
+}
+
 // -- statuses ----------------------------------------------------------------------------
 
 TEST_CASE("post_status posts statuses in order") {
@@ -653,4 +723,5 @@ TEST_CASE("the stats render as Prometheus families") {
   CHECK(value("conveyor_github_breaker_state", "open") == 0);
   CHECK(value("conveyor_github_breaker_opened_total") == 0);
   CHECK(value("conveyor_github_breaker_rejections_total") == 0);
+  CHECK(value("conveyor_github_breaker_consecutive_failures") == 0);
 }
