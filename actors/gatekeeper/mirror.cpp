@@ -176,7 +176,7 @@ caf::error fetch(git_repository* repo, const std::string& url) {
   if (!remote)
     return std::move(remote.error());
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
-  fetch_auth auth{&url};
+  fetch_auth auth{&url, false, {}};
   opts.callbacks.credentials = credentials_for;
   opts.callbacks.payload = &auth;
   opts.prune = GIT_FETCH_PRUNE;
