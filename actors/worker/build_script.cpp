@@ -88,7 +88,7 @@ void write_git_auth_handover(std::ostringstream& out) {
   auto var = std::string{git_auth_variable};
   out << "if [ -n \"${" << var << "+set}\" ]; then\n"
       << "  exec 3<<<\"$" << var << "\"\n"
-      << "  exec env -u " << var
+      << "  exec /usr/bin/env -u " << var
       << " _CONVEYOR_GIT_AUTH_FD=3 /bin/bash \"$0\"\n"
       << "fi\n"
       << "_conveyor_git_auth=\n"
@@ -275,8 +275,10 @@ std::string make_build_script(const job_spec& spec,
       << "rm -f -- \"$_conveyor_result_file\"\n";
   if (has_git_auth(spec))
     write_git_auth_handover(out);
-  write_env(out, spec);
+  // The clone comes first, as on Travis CI: the config's env is exported
+  // (and its values expanded) only once the credentials are gone.
   write_checkout(w, out, spec, where);
+  write_env(out, spec);
   const auto& p = spec.phases;
   for (const auto& cmd : p.before_install)
     w.setup("before_install", cmd);

@@ -90,8 +90,12 @@ std::vector<std::string> job_environment(const job_spec& spec,
   env.set("TRAVIS_REPO_SLUG", spec.slug);
   env.set("TRAVIS_OS_NAME", "linux");
   env.set("TRAVIS_ALLOW_FAILURE", spec.allow_failure ? "true" : "false");
+  // The config's own `env` is exported by the script itself (build_script):
+  // in the environment bash starts with, BASH_ENV or SHELLOPTS of a config
+  // would run or trace code before the script's first line, while the clone
+  // credentials are still there.
   for (const auto& var : spec.env)
-    if (is_valid_env_name(var.name))
+    if (var.name == git_auth_variable)
       env.set(var.name, var.value);
   return env.lines();
 }

@@ -13,11 +13,11 @@ namespace conveyor {
 /// secrets): only a fixed PATH, HOME=`workspace`, LANG, TERM, USER/LOGNAME of
 /// the current user, the CI flags (CI, CONTINUOUS_INTEGRATION, TRAVIS,
 /// CONVEYOR), the CONVEYOR_* and TRAVIS_* description of the job (with
-/// TRAVIS_BUILD_DIR=`build_dir`), then the job's own `env` in order, values
-/// literally. A later entry replaces an earlier one of the same name; invalid
-/// names are left out. The worker's clone credentials travel this way too
-/// (`git_auth_variable`, which the build script unsets after the clone): the
-/// environment is never logged, and no command line holds it.
+/// TRAVIS_BUILD_DIR=`build_dir`). The job's own `env` is not in it: the
+/// build script exports it (bash reads BASH_ENV and SHELLOPTS as it starts).
+/// The worker's clone credentials travel this way alone (`git_auth_variable`,
+/// which the build script takes out at once): the environment is never
+/// logged, and no command line holds it.
 std::vector<std::string> job_environment(const job_spec& spec,
                                          const std::filesystem::path& workspace,
                                          const std::filesystem::path& build_dir);

@@ -276,6 +276,38 @@ TEST_CASE("github config: a private repository is cloned with the token "
   }
 }
 
+TEST_CASE("github config: a config's env cannot reach the clone credentials") {
+  github_fixture gh{"script: echo from-the-repository\n"};
+  gh.fake.require_token(token);
+  // Each would have shown the token: bash reads SHELLOPTS and BASH_ENV as it
+  // starts, and env values are expanded by the shell that holds it.
+  gh.fake.add_file(slug, gh.sha, ".travis.yml",
+                   "env:\n"
+                   "  global:\n"
+                   "    - SHELLOPTS=xtrace\n"
+                   "    - BASH_ENV='$(printenv CONVEYOR_GIT_AUTH >&2)'\n"
+                   "    - PS4='+ $_conveyor_git_auth '\n"
+                   "    - LEAK=\"$_conveyor_git_auth $CONVEYOR_GIT_AUTH\"\n"
+                   "script:\n"
+                   "  - git rev-parse HEAD\n"
+                   "  - echo \"leak=[$LEAK]\"\n"
+                   "  - env\n");
+  serve_process serve{gh.dir.path / "data", gh.serve_args(),
+                      {"CONVEYOR_GITHUB_TOKEN=" + token}};
+  serve.wait_ready();
+  auto res = deliver(serve, "d-private-env", gh.push());
+  REQUIRE(res.status == 201);
+  auto build = wait_finished(serve, parsed(res)["build"]["id"].get<int64_t>());
+  auto log = job_log(serve, build);
+  INFO(build.dump(2) << "\n" << log);
+  REQUIRE(build["jobs"].size() == 1);
+  CHECK(contains(log, gh.sha + "\n")); // cloned with the token
+  CHECK(contains(log, "leak=["));
+  auto encoded = github::base64_encode("x-access-token:" + token);
+  CHECK_FALSE(contains(log, token));
+  CHECK_FALSE(contains(log, encoded));
+}
+
 TEST_CASE("github config: without the token a private repository cannot be "
           "cloned") {
   github_fixture gh{"script: echo from-the-repository\n"};

@@ -216,7 +216,7 @@ TEST_CASE("clone credentials: the script never holds the header",
   CHECK(text.find("VERYSECRETVALUE") == std::string::npos);
   CHECK(text.find("export CONVEYOR_GIT_AUTH") == std::string::npos);
   // Handed over to a fresh bash through a pipe, then read into a variable.
-  CHECK(text.find("exec env -u CONVEYOR_GIT_AUTH") != std::string::npos);
+  CHECK(text.find("exec /usr/bin/env -u CONVEYOR_GIT_AUTH") != std::string::npos);
   // Clone and pull request fetch send it, for github.com only.
   auto key = std::string{"GIT_CONFIG_KEY_0="}
              + shell_word("http.https://github.com/.extraHeader");
