@@ -32,6 +32,10 @@ namespace {
 
 std::atomic<int> stop_requests{0};
 
+// Set once another node took this node's leader lock: it must stop leading,
+// draining included (app/leadership.hpp).
+std::atomic<bool> lost_lead{false};
+
 extern "C" void on_stop_signal(int) {
   stop_requests.fetch_add(1);
 }
@@ -71,12 +75,12 @@ void drain_jobs(caf::scoped_actor& self, const node& n,
   log->info("shutting down: running_jobs={} grace_ms={}", running,
             settings.shutdown_grace.count());
   while (running > 0 && std::chrono::steady_clock::now() < deadline
-         && stop_requests.load() < 2) {
+         && stop_requests.load() < 2 && !lost_lead) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     running = drain(self, n, false);
   }
-  if (running <= 0)
-    return;
+  if (running <= 0 || lost_lead)
+    return; // the new leader has requeued what still runs
   log->warn("shutting down: canceling running_jobs={}", running);
   running = drain(self, n, true);
   auto cancel_deadline = std::chrono::steady_clock::now() + settings.kill_grace
@@ -210,7 +214,6 @@ int serve(const serve_settings& settings) {
   // stand by until it is free (app/leadership.hpp).
   std::unique_ptr<leader_lock> lock;
   std::shared_ptr<leadership_watch> watch;
-  std::atomic<bool> lost_lead{false};
   auto http_port = settings.http_port;
   // Taken before standing by: a standby on the leader's data directory would
   // only fail when it takes over.
@@ -236,7 +239,7 @@ int serve(const serve_settings& settings) {
       return 0; // asked to stop while standing by
     http_port = **port;
     watch = std::make_shared<leadership_watch>(*lock,
-                                               [&lost_lead] { lost_lead = true; });
+                                               [] { lost_lead = true; });
   }
   caf::actor_system_config cfg;
   configure_node_system(cfg);
@@ -319,6 +322,11 @@ int serve(const serve_settings& settings) {
     drain_jobs(self, n, settings);
   }
   stop_node(n);
+  if (lost_lead) {
+    std::fprintf(stderr, "conveyor serve: another node took the leader lock "
+                         "while this one shut down\n");
+    return 3;
+  }
   spdlog::default_logger()->info("stopped");
   return node_failed ? 1 : 0;
 }

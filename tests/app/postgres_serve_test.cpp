@@ -194,12 +194,17 @@ TEST_CASE("serve: builds finish when PostgreSQL is down for 8 seconds and readyz
   std::atomic<int> outage_status{-1};
   std::thread outage{[&pg, &outage_status] { outage_status = pg.outage(8); }};
   auto saw_not_ready = false;
-  while (outage_status.load() < 0) {
-    auto ready = serve.call("GET", "/readyz");
-    auto body = json::parse(ready.body, nullptr, false);
-    if (ready.status == 503 && !body.is_discarded() && body["store"] != "running")
-      saw_not_ready = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  try {
+    while (outage_status.load() < 0) {
+      auto ready = serve.call("GET", "/readyz");
+      auto body = json::parse(ready.body, nullptr, false);
+      if (ready.status == 503 && !body.is_discarded() && body["store"] != "running")
+        saw_not_ready = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  } catch (...) {
+    outage.join();
+    throw;
   }
   outage.join();
   REQUIRE(outage_status.load() == 0);
@@ -235,4 +240,24 @@ TEST_CASE("serve: builds finish when PostgreSQL is down for 8 seconds and readyz
   }
   // The leader kept its lock through the outage.
   CHECK(serve.stderr_text().find("took the leader lock back") != std::string::npos);
+}
+
+TEST_CASE("serve: a PostgreSQL restart does not move the lead to the standby") {
+  scratch_dir dir;
+  own_pg_server pg{dir.path / "pg"};
+  serve_process leader{dir.path / "a", {"--db", pg.url()}};
+  leader.wait_ready();
+  serve_process standby{dir.path / "b", {"--db", pg.url()}};
+  REQUIRE(standby.call("GET", "/readyz").status == 503);
+  REQUIRE(pg.outage(2) == 0);
+  leader.wait_ready();
+  // The standby had its chance: its settle time is long past.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  CHECK(leader.call("GET", "/readyz").status == 200);
+  auto ready = standby.call("GET", "/readyz");
+  CHECK(ready.status == 503);
+  CHECK(ready.body.find("\"standby\"") != std::string::npos);
+  CHECK(leader.stderr_text().find("took the leader lock back") != std::string::npos);
+  CHECK(standby.stderr_text().find("took the leader lock") == std::string::npos);
+  CHECK(leader.poll_exit() == std::nullopt);
 }
