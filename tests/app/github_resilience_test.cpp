@@ -400,12 +400,17 @@ TEST_CASE("github resilience: a GitHub slower than the timeout neither holds bui
   INFO(serve.stderr_text());
   // The calls time out fast, each attempt after 300 ms.
   auto deadline = steady::now() + 30s;
-  while (serve.stderr_text().find("breaker opened") == std::string::npos) {
+  // The reporter logs the failed call after the breaker's line.
+  auto both_logged = [&serve] {
+    auto text = serve.stderr_text();
+    return text.find("breaker opened") != std::string::npos
+           && text.find("timed out after 300ms (5 attempts)") != std::string::npos;
+  };
+  while (!both_logged()) {
     REQUIRE(steady::now() < deadline);
     std::this_thread::sleep_for(50ms);
   }
   auto log = serve.stderr_text();
-  CHECK(log.find("timed out after 300ms (5 attempts)") != std::string::npos);
   CHECK(log.find("breaker opened host=" + host
                  + " from=closed consecutive_failures=5 "
                    "last_failure=\"read the answer of "
@@ -421,8 +426,10 @@ TEST_CASE("github resilience: a GitHub slower than the timeout neither holds bui
         == 5);
   CHECK(metric(serve, "conveyor_github_call_failures_total") >= 1);
   // Open: calls fail fast, without a request.
+  // (Well inside the 8 s cool-down, and 1.5 s past the 2 s delay of the
+  // last request sent before the breaker opened.)
   auto requests_when_open = fake.request_count();
-  std::this_thread::sleep_for(2500ms);
+  std::this_thread::sleep_for(3500ms);
   CHECK(fake.request_count() == requests_when_open);
   // The fake, like a slow GitHub, still takes each timed-out request after
   // its delay; those have landed by now.

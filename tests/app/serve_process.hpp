@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +42,28 @@ public:
     // Truncated before the fork: a restart must not read the last port.
     std::ofstream{out_, std::ios::trunc};
     std::ofstream{err_, std::ios::trunc};
+    // Everything the child needs is made before the fork: only
+    // async-signal-safe calls may follow it in a process with threads.
+    std::vector<char*> cargv;
+    for (auto& x : argv)
+      cargv.push_back(const_cast<char*>(x.c_str()));
+    cargv.push_back(nullptr);
+    std::vector<std::string> envs;
+    for (char** e = environ; *e != nullptr; ++e)
+      envs.emplace_back(*e);
+    for (auto& kv : env) {
+      auto name = kv.substr(0, kv.find('=') + 1);
+      envs.erase(std::remove_if(envs.begin(), envs.end(),
+                                [&name](const std::string& x) {
+                                  return x.compare(0, name.size(), name) == 0;
+                                }),
+                 envs.end());
+      envs.push_back(kv);
+    }
+    std::vector<char*> cenv;
+    for (auto& x : envs)
+      cenv.push_back(const_cast<char*>(x.c_str()));
+    cenv.push_back(nullptr);
     pid_ = fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
@@ -51,13 +74,7 @@ public:
       // The test's own descriptors (a fake server's listening socket) must
       // not live on in serve.
       ::close_range(3, ~0U, 0);
-      for (auto& kv : env)
-        putenv(const_cast<char*>(kv.c_str()));
-      std::vector<char*> cargv;
-      for (auto& x : argv)
-        cargv.push_back(const_cast<char*>(x.c_str()));
-      cargv.push_back(nullptr);
-      execv(cargv[0], cargv.data());
+      execve(cargv[0], cargv.data(), cenv.data());
       _exit(127);
     }
     port_ = wait_for_port();
