@@ -157,14 +157,17 @@ struct fetch_auth {
 
 // Answers a server's request for credentials once with the token of the
 // URL; a second request means it refused the token, and the fetch fails.
-int credentials_for(git_credential** out, const char*, const char*,
+// The URL asking (after redirects) decides, so a redirect to another host
+// gets no token.
+int credentials_for(git_credential** out, const char* asking, const char*,
                     unsigned int allowed_types, void* payload) {
   auto* auth = static_cast<fetch_auth*>(payload);
   if (auth->asked || current_tokens == nullptr || !*current_tokens
       || (allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) == 0)
     return GIT_PASSTHROUGH;
   auth->asked = true;
-  auth->token = (*current_tokens)(*auth->url);
+  auth->token = (*current_tokens)(asking != nullptr ? std::string{asking}
+                                                    : *auth->url);
   if (auth->token.empty())
     return GIT_PASSTHROUGH;
   return git_credential_userpass_plaintext_new(out, "x-access-token",
