@@ -10,3 +10,16 @@ build/bench/serve_bench --conveyor build/app/conveyor --executor process \
   --workers 8 --builds "$builds" --idle 100
 build/bench/serve_bench --conveyor build/app/conveyor --executor noop \
   --workers 8 --builds "$((builds * 5))" --idle 100 | tail -n 1
+
+# With a PostgreSQL server (CONVEYOR_BENCH_PG_URL; a throwaway one:
+# tests/adapters/postgres/pg-server.sh start DIR, then the URL in DIR/url):
+# the no-op burst on PostgreSQL and on SQLite, then log ingestion through the
+# sequencer into PostgreSQL against a raw COPY.
+if [ -n "${CONVEYOR_BENCH_PG_URL:-}" ]; then
+  cmake --build build -j"$(nproc)" --target pg_ingest_bench >/dev/null
+  for db in "$CONVEYOR_BENCH_PG_URL" sqlite; do
+    build/bench/serve_bench --conveyor build/app/conveyor --executor noop \
+      --workers 8 --builds "$((builds * 2))" --idle 50 --db "$db" | tail -n 1
+  done
+  build/bench/pg_ingest_bench --runs 3
+fi

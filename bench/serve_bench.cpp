@@ -1,5 +1,6 @@
 // Throughput and latency of `conveyor serve`: builds of a one-job config
-// whose script is `true`, submitted over HTTP. See bench/README.md.
+// whose script is `true`, submitted over HTTP, on SQLite or (--db URL) on a
+// fresh database of a PostgreSQL server. See bench/README.md.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -36,6 +38,10 @@ struct options {
   int idle = 100;
   int clients = 8;
   int crash_every_ms = 0; ///< crash the scheduler this often during the burst
+  /// "sqlite" (in the data directory), or the URL of a PostgreSQL server: the
+  /// benchmark makes a fresh database there with psql and drops it after.
+  std::string db = "sqlite";
+  std::string psql = "psql";
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -62,6 +68,10 @@ options parse(int argc, char** argv) {
       o.clients = std::stoi(value);
     else if (key == "--crash-every-ms")
       o.crash_every_ms = std::stoi(value);
+    else if (key == "--db")
+      o.db = value;
+    else if (key == "--psql")
+      o.psql = value;
     else
       die("unknown option " + key);
   }
@@ -107,7 +117,7 @@ struct server {
   pid_t pid = -1;
   uint16_t port = 0;
 
-  server(const options& o, const fs::path& dir) {
+  server(const options& o, const fs::path& dir, const std::string& db_url) {
     auto out = dir / "serve.out";
     auto data = dir / "data";
     pid = fork();
@@ -117,10 +127,11 @@ struct server {
       dup2(fd, STDERR_FILENO);
       auto workers = std::to_string(o.workers);
       setenv("CONVEYOR_API_TOKEN", token.c_str(), 1);
+      auto db = db_url.empty() ? std::string{"sqlite"} : db_url;
       execl(o.conveyor.c_str(), "conveyor", "serve", "--data", data.c_str(),
-            "--http", "127.0.0.1:0", "--workers", workers.c_str(),
-            "--executor", o.executor.c_str(), "--log-level", "warn",
-            "--enable-fault-injection", "--max-restarts", "100000",
+            "--db", db.c_str(), "--http", "127.0.0.1:0", "--workers",
+            workers.c_str(), "--executor", o.executor.c_str(), "--log-level",
+            "warn", "--enable-fault-injection", "--max-restarts", "100000",
             static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -177,6 +188,53 @@ struct server {
   }
 };
 
+std::string shell_quote(const std::string& x) {
+  std::string result = "'";
+  for (auto c : x)
+    result += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+  return result + "'";
+}
+
+/// `url` (a URI) with its database replaced by `name`.
+std::string with_database(const std::string& url, const std::string& name) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos)
+    die("--db wants sqlite or a postgres:// URL");
+  auto slash = url.find('/', scheme + 3);
+  auto query = url.find('?', scheme + 3);
+  auto tail = query == std::string::npos ? std::string{} : url.substr(query);
+  return url.substr(0, std::min(slash, query)) + "/" + name + tail;
+}
+
+/// A fresh PostgreSQL database for one run, made and dropped with psql.
+struct scratch_database {
+  std::string psql;
+  std::string server_url;
+  std::string name;
+
+  scratch_database(std::string psql_in, std::string url)
+    : psql(std::move(psql_in)), server_url(std::move(url)),
+      name("conveyor_serve_bench_" + std::to_string(getpid())) {
+    exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+    exec("CREATE DATABASE " + name);
+  }
+
+  ~scratch_database() {
+    exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+  }
+
+  std::string url() const {
+    return with_database(server_url, name);
+  }
+
+  void exec(const std::string& sql) const {
+    auto cmd = psql + " -X -q -v ON_ERROR_STOP=1 -d " + shell_quote(server_url)
+               + " -c " + shell_quote(sql) + " >/dev/null";
+    if (std::system(cmd.c_str()) != 0)
+      die("psql failed: " + sql);
+  }
+};
+
 std::string make_repo(const fs::path& dir) {
   auto repo = dir / "repo";
   fs::create_directories(repo);
@@ -202,8 +260,11 @@ int main(int argc, char** argv) {
   double latency_idle_p50 = 0, latency_idle_p99 = 0;
   double burst_rate = 0, burst_p50 = 0, burst_p99 = 0, cpu_ms = 0, peak_mib = 0;
   int crashes = 0;
+  std::unique_ptr<scratch_database> pg;
+  if (o.db != "sqlite")
+    pg = std::make_unique<scratch_database>(o.psql, o.db);
   {
-    server s{o, dir};
+    server s{o, dir, pg ? pg->url() : std::string{}};
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     rss_idle_mib = status_kib(s.pid, "VmRSS") / 1024.0;
 
@@ -265,15 +326,17 @@ int main(int argc, char** argv) {
     burst_p50 = percentile(burst_ms, 50);
     burst_p99 = percentile(burst_ms, 99);
   }
+  pg.reset();
   std::error_code ec;
   fs::remove_all(dir, ec);
-  std::printf("| executor | workers | builds | scheduler crashes | builds/s "
+  std::printf("| store | executor | workers | builds | scheduler crashes | builds/s "
               "| idle p50 ms | idle p99 ms | burst p50 ms | burst p99 ms "
               "| CPU ms/build | RSS idle MiB | RSS peak MiB |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-  std::printf("| %s | %d | %d | %d | %.0f | %.2f | %.2f | %.0f | %.0f | %.3f "
-              "| %.1f | %.1f |\n",
-              o.executor.c_str(), o.workers, o.builds, crashes, burst_rate,
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| %s | %s | %d | %d | %d | %.0f | %.2f | %.2f | %.0f | %.0f "
+              "| %.3f | %.1f | %.1f |\n",
+              o.db == "sqlite" ? "sqlite" : "postgres", o.executor.c_str(),
+              o.workers, o.builds, crashes, burst_rate,
               latency_idle_p50, latency_idle_p99, burst_p50, burst_p99, cpu_ms,
               rss_idle_mib, peak_mib);
 }

@@ -24,6 +24,11 @@ using log_key = std::pair<int64_t, int32_t>;
 /// Parts per store write; more wait for the next batch.
 constexpr size_t max_batch = 2000;
 
+/// Store writes in flight at once: while the store writes one batch, the next
+/// one already waits in its mailbox (and may share its transaction), so that
+/// the store never idles while the sequencer handles an answer.
+constexpr size_t max_batches_in_flight = 2;
+
 /// How many finished logs to remember, so that late duplicates of their parts
 /// do not open a new, never-completing log.
 constexpr size_t remembered_logs = 10000;
@@ -66,8 +71,9 @@ struct sequencer_state {
   std::map<log_key, reorder_buffer> logs;
   std::vector<log_part> unsaved;
   std::vector<ack> unsaved_acks;  ///< answers owed for `unsaved`
-  std::vector<ack> writing_acks;  ///< answers owed for the batch in flight
-  bool writing = false;
+  /// Answers owed for the batches in flight, by batch number.
+  std::map<uint64_t, std::vector<ack>> writing;
+  uint64_t next_batch = 0;
   std::vector<log_listener_actor> listeners;          ///< of every log
   std::map<log_key, std::vector<log_listener_actor>> followers; ///< of one
   std::set<log_key> finished;
@@ -174,59 +180,67 @@ void release(sequencer_ptr self, std::vector<log_part> stored) {
   }
 }
 
-void write_batch(sequencer_ptr self) {
+void write_batch(sequencer_ptr self);
+
+// Sends the next batch of unsaved parts to the store.
+void send_batch(sequencer_ptr self) {
   auto& st = self->state;
-  // Until the open logs are resumed, parts wait: released now, they would
-  // open logs at number 0 whose start is in the store already.
-  if (st.writing || !st.recovered)
-    return;
-  if (st.unsaved.empty()) {
-    if (st.stopping)
-      self->quit(*st.stopping);
-    return;
-  }
   std::vector<log_part> batch;
+  std::vector<ack> acks;
   if (st.unsaved.size() <= max_batch) {
     batch.swap(st.unsaved);
-    st.writing_acks.swap(st.unsaved_acks);
+    acks.swap(st.unsaved_acks);
   } else {
     auto split = st.unsaved.begin() + max_batch;
     batch.assign(std::make_move_iterator(st.unsaved.begin()),
                  std::make_move_iterator(split));
     st.unsaved.erase(st.unsaved.begin(), split);
     auto acks_split = st.unsaved_acks.begin() + max_batch;
-    st.writing_acks.assign(std::make_move_iterator(st.unsaved_acks.begin()),
-                           std::make_move_iterator(acks_split));
+    acks.assign(std::make_move_iterator(st.unsaved_acks.begin()),
+                std::make_move_iterator(acks_split));
     st.unsaved_acks.erase(st.unsaved_acks.begin(), acks_split);
   }
-  st.writing = true;
+  auto id = st.next_batch++;
+  st.writing.emplace(id, std::move(acks));
   st.counters.write_batches += 1;
   self->request(st.store, store_timeout, batch)
     .then(
-      [self, batch](int64_t) mutable {
+      [self, id, batch](int64_t) mutable {
         auto& st = self->state;
-        st.writing = false;
-        for (auto& x : st.writing_acks)
+        auto i = st.writing.find(id);
+        for (auto& x : i->second)
           x.deliver(true);
-        st.writing_acks.clear();
+        st.writing.erase(i);
         release(self, std::move(batch));
         write_batch(self);
       },
-      [self, batch](const caf::error& err) mutable {
+      [self, id, batch](const caf::error& err) mutable {
         logger()->error("storing {} log parts failed, retrying error={}",
                         batch.size(), describe(err));
         auto& st = self->state;
-        st.writing = false;
+        auto i = st.writing.find(id);
         st.counters.write_failures += 1;
         st.unsaved.insert(st.unsaved.begin(),
                           std::make_move_iterator(batch.begin()),
                           std::make_move_iterator(batch.end()));
         st.unsaved_acks.insert(st.unsaved_acks.begin(),
-                               std::make_move_iterator(st.writing_acks.begin()),
-                               std::make_move_iterator(st.writing_acks.end()));
-        st.writing_acks.clear();
+                               std::make_move_iterator(i->second.begin()),
+                               std::make_move_iterator(i->second.end()));
+        st.writing.erase(i);
         self->delayed_send(self, retry_delay, flush_atom::value);
       });
+}
+
+void write_batch(sequencer_ptr self) {
+  auto& st = self->state;
+  // Until the open logs are resumed, parts wait: released now, they would
+  // open logs at number 0 whose start is in the store already.
+  if (!st.recovered)
+    return;
+  while (!st.unsaved.empty() && st.writing.size() < max_batches_in_flight)
+    send_batch(self);
+  if (st.unsaved.empty() && st.writing.empty() && st.stopping)
+    self->quit(*st.stopping);
 }
 
 // Resumes the logs a predecessor left open (what the store holds of them),
@@ -299,14 +313,19 @@ sequencer_impl::behavior_type sequencer(sequencer_ptr self, store_actor store) {
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
     auto what = describe(eptr);
     auto& st = self->state;
+    auto unstored = st.unsaved_acks.size();
+    for (auto& [id, acks] : st.writing)
+      unstored += acks.size();
     logger()->error("failing error=\"{}\" unstored_parts={}", what,
-                    st.unsaved_acks.size() + st.writing_acks.size());
+                    unstored);
     auto err = make_error(errc::unavailable, "the log sequencer failed");
-    for (auto* acks : {&st.unsaved_acks, &st.writing_acks})
-      for (auto& x : *acks)
+    for (auto& x : st.unsaved_acks)
+      x.deliver(err);
+    for (auto& [id, acks] : st.writing)
+      for (auto& x : acks)
         x.deliver(err);
     st.unsaved_acks.clear();
-    st.writing_acks.clear();
+    st.writing.clear();
     return exit_reason_of(eptr);
   });
   // Asked to stop, it first stores the parts it holds: nothing half-written.

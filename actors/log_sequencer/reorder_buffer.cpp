@@ -5,21 +5,29 @@ namespace conveyor {
 std::vector<log_part> reorder_buffer::push(log_part part) {
   std::vector<log_part> ready;
   auto past_final = final_number_ && part.number > *final_number_;
-  if (part.number < next_ || past_final || waiting_.count(part.number) > 0
-      || stored_ahead_.count(part.number) > 0 || part.number < 0) {
+  if (part.number < next_ || past_final || part.number < 0
+      || (!stored_ahead_.empty() && stored_ahead_.count(part.number) > 0)) {
     ++dropped_;
     return ready;
   }
-  if (part.final) {
-    final_number_ = part.number;
+  auto number = part.number;
+  auto final = part.final;
+  // One walk down the tree: a duplicate is found where it would go.
+  auto [at, added] = waiting_.try_emplace(number, std::move(part));
+  if (!added) {
+    ++dropped_;
+    return ready;
+  }
+  if (final) {
+    final_number_ = number;
     // Parts numbered after the final one can only be garbage.
-    while (!waiting_.empty() && waiting_.rbegin()->first > part.number) {
+    while (waiting_.rbegin()->first > number) {
       waiting_.erase(std::prev(waiting_.end()));
       ++dropped_;
     }
   }
-  waiting_.emplace(part.number, std::move(part));
-  advance(ready);
+  if (number == next_)
+    advance(ready);
   return ready;
 }
 
@@ -35,13 +43,14 @@ void reorder_buffer::resume(const std::vector<int32_t>& stored,
 }
 
 void reorder_buffer::advance(std::vector<log_part>& ready) {
+  // Both hold numbers >= next_ only: the next one, if there, is the first.
   for (;;) {
-    if (auto i = stored_ahead_.find(next_); i != stored_ahead_.end()) {
-      stored_ahead_.erase(i);
+    if (!stored_ahead_.empty() && *stored_ahead_.begin() == next_) {
+      stored_ahead_.erase(stored_ahead_.begin());
       ++next_;
-    } else if (auto j = waiting_.find(next_); j != waiting_.end()) {
-      ready.push_back(std::move(j->second));
-      waiting_.erase(j);
+    } else if (!waiting_.empty() && waiting_.begin()->first == next_) {
+      ready.push_back(std::move(waiting_.begin()->second));
+      waiting_.erase(waiting_.begin());
       ++next_;
     } else {
       return;

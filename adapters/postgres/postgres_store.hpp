@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -92,17 +93,28 @@ public:
 
   // -- logs -------------------------------------------------------------------
 
-  /// Stores the parts with one INSERT ... SELECT FROM unnest(arrays) ... ON
-  /// CONFLICT DO NOTHING per 5000 parts, keeping the first copy of each (job,
-  /// attempt, number) and ignoring parts of logs already completed; answers
-  /// how many were new.
+  /// Stores the parts, keeping the first copy of each (job, attempt, number)
+  /// and ignoring parts of logs already completed; answers how many were
+  /// new. 64 parts or more go in with one COPY, unless one of them is stored
+  /// already; then, like smaller batches, with one INSERT ... SELECT FROM
+  /// unnest(arrays) ... ON CONFLICT DO NOTHING per 5000 parts.
   caf::expected<int64_t> append_log_parts(const std::vector<log_part>& xs);
 
   /// Concatenates the parts 0..final of a job attempt into its log (on the
-  /// server) and drops them; answers the log's figures, the same ones again
-  /// on later calls. Fails if there are no parts, a gap, no final part, or
-  /// parts after it.
+  /// server, in one statement) and drops them; answers the log's figures,
+  /// the same ones again on later calls. Fails if there are no parts, a gap,
+  /// no final part, or parts after it.
   caf::expected<log_completed> complete_log(int64_t job_id, int32_t attempt);
+
+  /// Completes the logs `keys` (job id, attempt) in one write: the whole ones
+  /// with one statement for all (one pass over their parts), the others as
+  /// `complete_log` does. Answers, per key and in order, what `complete_log`
+  /// would answer for it; a log that is not whole gets its error and changes
+  /// nothing, the others are completed all the same. Counted as one
+  /// `complete_log` transaction per key. All answer the error if the
+  /// statement fails (the write is then undone).
+  std::vector<caf::expected<log_completed>>
+  complete_logs(const std::vector<std::pair<int64_t, int32_t>>& keys);
 
   /// Answers the completed log, or the parts stored so far in number order.
   caf::expected<std::string> fetch_log(int64_t job_id, int32_t attempt);
@@ -135,13 +147,18 @@ public:
 
   /// Runs `count` writes in one transaction (group commit): `apply(i)` calls
   /// one write operation of this store, for i = 0..count-1 in order. Each
-  /// write runs in a savepoint of its own and answers what it would answer
-  /// alone; a failing write undoes only its own changes. Answers an error
-  /// (`errc::store_failure`, "write_batch failed: ...") if the transaction
-  /// could not begin or commit or the connection was lost: then nothing of
-  /// the batch is stored, whatever its writes answered.
+  /// write answers what it would answer alone; a failing write undoes only
+  /// its own changes: the batch first runs without savepoints, and if a
+  /// write fails, runs again from the start with each write in a savepoint
+  /// of its own (so `apply(i)` may be called twice; the second answer
+  /// counts). Answers an error (`errc::store_failure`, "write_batch failed:
+  /// ...") if the transaction could not begin or commit or the connection
+  /// was lost: then nothing of the batch is stored, whatever its writes
+  /// answered. The metrics count `requests` writes (when not 0; else
+  /// `count`): one `apply` may make several, e.g. `complete_logs`.
   caf::error write_batch(size_t count,
-                         const std::function<void(size_t)>& apply);
+                         const std::function<void(size_t)>& apply,
+                         size_t requests = 0);
 
   // -- metrics ----------------------------------------------------------------
 

@@ -40,6 +40,8 @@ constexpr size_t max_batch = 1000;
 
 // -- held writes --------------------------------------------------------------
 
+class held_completion;
+
 // A write waiting for its batch: applied inside the batch's transaction,
 // answered once the batch committed (or failed).
 class held_write {
@@ -48,9 +50,29 @@ public:
 
   virtual void apply(postgres_store& store) = 0;
 
+  // This write if it completes a log, else nullptr.
+  virtual held_completion* as_completion() {
+    return nullptr;
+  }
+
   // Answers the write's own result, or `batch_error` if there is one.
   virtual void deliver(const caf::error& batch_error) = 0;
 };
+
+// Answers a held write: the batch's error, else its own result.
+template <class T>
+void deliver_result(caf::typed_response_promise<T>& promise,
+                    const caf::error& batch_error,
+                    std::optional<caf::expected<T>>& result) {
+  if (batch_error)
+    promise.deliver(batch_error);
+  else if (!result) // not reached: write_batch applies all or fails
+    promise.deliver(make_error(errc::store_failure, "write not applied"));
+  else if (*result)
+    promise.deliver(std::move(**result));
+  else
+    promise.deliver(result->error());
+}
 
 template <class T>
 class held_write_of : public held_write {
@@ -67,14 +89,7 @@ public:
   }
 
   void deliver(const caf::error& batch_error) override {
-    if (batch_error)
-      promise_.deliver(batch_error);
-    else if (!result_) // not reached: write_batch applies all or fails
-      promise_.deliver(make_error(errc::store_failure, "write not applied"));
-    else if (*result_)
-      promise_.deliver(std::move(**result_));
-    else
-      promise_.deliver(result_->error());
+    deliver_result(promise_, batch_error, result_);
   }
 
 private:
@@ -82,6 +97,54 @@ private:
   function_type fun_;
   std::optional<caf::expected<T>> result_;
 };
+
+// The completion of a log: consecutive ones in a batch are applied together
+// (`postgres_store::complete_logs`), each answered with its own result.
+class held_completion : public held_write {
+public:
+  held_completion(caf::typed_response_promise<log_completed> promise,
+                  int64_t job_id, int32_t attempt)
+    : promise_(std::move(promise)), key_(job_id, attempt) {
+    // nop
+  }
+
+  void apply(postgres_store& store) override {
+    result_ = store.complete_log(key_.first, key_.second);
+  }
+
+  held_completion* as_completion() override {
+    return this;
+  }
+
+  const std::pair<int64_t, int32_t>& key() const {
+    return key_;
+  }
+
+  void set_result(caf::expected<log_completed> x) {
+    result_ = std::move(x);
+  }
+
+  void deliver(const caf::error& batch_error) override {
+    deliver_result(promise_, batch_error, result_);
+  }
+
+private:
+  caf::typed_response_promise<log_completed> promise_;
+  std::pair<int64_t, int32_t> key_;
+  std::optional<caf::expected<log_completed>> result_;
+};
+
+// Applies a run of consecutive completions with one `complete_logs`.
+void apply_completions(postgres_store& store,
+                       const std::vector<held_completion*>& xs) {
+  std::vector<std::pair<int64_t, int32_t>> keys;
+  keys.reserve(xs.size());
+  for (auto* x : xs)
+    keys.push_back(x->key());
+  auto results = store.complete_logs(keys);
+  for (size_t i = 0; i < xs.size(); ++i)
+    xs[i]->set_result(std::move(results[i]));
+}
 
 // Group commit: holds the writes that arrive, and commits all of them in one
 // transaction once the actor has taken every message waiting before its
@@ -104,6 +167,16 @@ public:
     auto promise = self->make_response_promise<T>();
     held_.push_back(std::make_unique<held_write_of<T>>(promise,
                                                        std::move(fun)));
+    schedule_flush(self);
+    return promise;
+  }
+
+  // Holds the completion of a log and answers its promise.
+  caf::result<log_completed> hold_completion(batching_store_actor::pointer self,
+                                             int64_t job_id, int32_t attempt) {
+    auto promise = self->make_response_promise<log_completed>();
+    held_.push_back(std::make_unique<held_completion>(promise, job_id,
+                                                      attempt));
     schedule_flush(self);
     return promise;
   }
@@ -142,9 +215,29 @@ private:
     auto last = held_.begin() + static_cast<std::ptrdiff_t>(count);
     std::move(held_.begin(), last, std::back_inserter(batch));
     held_.erase(held_.begin(), last);
-    auto err = store_->write_batch(count, [this, &batch](size_t i) {
-      batch[i]->apply(*store_);
-    });
+    // A run of consecutive completions is one write of the batch: the logs
+    // completed in one statement. (Consecutive only: the writes keep their
+    // order.)
+    std::vector<std::vector<held_write*>> steps;
+    for (auto& x : batch) {
+      if (x->as_completion() != nullptr && !steps.empty()
+          && steps.back().front()->as_completion() != nullptr)
+        steps.back().push_back(x.get());
+      else
+        steps.push_back({x.get()});
+    }
+    auto err = store_->write_batch(steps.size(), [this, &steps](size_t i) {
+      const auto& step = steps[i];
+      if (step.size() == 1) {
+        step.front()->apply(*store_);
+        return;
+      }
+      std::vector<held_completion*> xs;
+      xs.reserve(step.size());
+      for (auto* x : step)
+        xs.push_back(x->as_completion());
+      apply_completions(*store_, xs);
+    }, count);
     for (auto& x : batch)
       x->deliver(err);
   }
@@ -202,9 +295,10 @@ postgres_store_actor(batching_store_actor::pointer self, store_ptr store) {
   return {
     // Writes: held for the next batch.
     [self, b](create_atom, build_record& x) -> caf::result<build_record> {
+      // Copied, not moved, into the store: a batch may run its writes twice.
       return b->hold<build_record>(
-        self, [x = std::move(x)](postgres_store& s) mutable {
-          return s.create_build(std::move(x));
+        self, [x = std::move(x)](postgres_store& s) {
+          return s.create_build(x);
         });
     },
     [self, b](const job_state_changed& x) -> caf::result<bool> {
@@ -220,10 +314,7 @@ postgres_store_actor(batching_store_actor::pointer self, store_ptr store) {
     },
     [self, b](complete_atom, int64_t job_id,
               int32_t attempt) -> caf::result<log_completed> {
-      return b->hold<log_completed>(self,
-                                    [job_id, attempt](postgres_store& s) {
-                                      return s.complete_log(job_id, attempt);
-                                    });
+      return b->hold_completion(self, job_id, attempt);
     },
     // Reads: commit the held writes first, so that they are seen.
     [self, b, store](fetch_atom, build_atom,

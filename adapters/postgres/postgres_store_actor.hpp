@@ -18,10 +18,13 @@ namespace conveyor {
 /// semantics of the SQLite store. Fails with `errc::store_failure`; neither
 /// errors nor log lines hold the password.
 /// Writes are committed in groups: the writes waiting in the mailbox together
-/// (up to 1000) share one transaction, each in its own savepoint, and are
-/// answered after the COMMIT, each with its own result (all with the error if
-/// the COMMIT fails). A read first commits the writes received before it.
-/// The actor does not reconnect: once its
+/// (up to 1000) share one transaction and are answered after the COMMIT, each
+/// with its own result (all with the error if the COMMIT fails); a failing
+/// write undoes only its own changes (see `postgres_store::write_batch`);
+/// completions of logs waiting next to each other are completed with one
+/// statement (`postgres_store::complete_logs`), each answered as alone. A
+/// read first commits the writes received before it. The actor does not
+/// reconnect: once its
 /// connection is lost it answers the requests it holds with
 /// `errc::store_failure` and stops with that error, for its supervisor to
 /// restart it. It stops on an exit message or once its last handle is gone;

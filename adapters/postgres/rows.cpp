@@ -19,9 +19,12 @@ Enum parse_state(const std::string& name) {
 constexpr prepared_statement build_by_id{
   "build_by_id", CONVEYOR_PG_SELECT_BUILDS "WHERE b.id = $1"};
 
+// The condition on b.id as well: the planner does not carry "= ANY" across
+// the join, and would hash all builds (a scan that grows with the table).
 constexpr prepared_statement jobs_of_builds{
   "jobs_of_builds",
   CONVEYOR_PG_SELECT_JOBS "WHERE j.build_id = ANY($1::bigint[]) "
+                          "AND b.id = ANY($1::bigint[]) "
                           "ORDER BY j.build_id, j.idx"};
 
 constexpr prepared_statement insert_transition_sql{

@@ -11,6 +11,7 @@
 #include <caf/expected.hpp>
 #include <pqxx/connection>
 #include <pqxx/except>
+#include <pqxx/nontransaction>
 #include <pqxx/result>
 #include <pqxx/transaction>
 #include <spdlog/spdlog.h>
@@ -32,9 +33,12 @@ struct prepared_statement {
   const char* sql;
 };
 
-/// Reads see one snapshot and never write.
-using read_transaction
-  = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+/// Reads see one snapshot and never write: they run in a nontransaction that
+/// sends BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY itself, one round trip
+/// where pqxx::transaction<repeatable_read, read_only> takes two (BEGIN, then
+/// SET TRANSACTION).
+constexpr const char* begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ "
+                                   "READ ONLY";
 
 /// One connection and what lives on it: the prepared statements and the open
 /// batch transaction if any. Not thread-safe: it belongs to one actor.
@@ -53,6 +57,10 @@ struct session {
   const std::string safe_url; ///< the password replaced by ***
   pqxx::connection conn;
   pqxx::work* batch = nullptr; ///< the open batch transaction, if any
+  /// True while the open batch runs its writes without a savepoint each
+  /// (its first try); a write that fails then sets `batch_failed`.
+  bool optimistic = false;
+  bool batch_failed = false; ///< a write of the optimistic try failed
   store_metrics metrics;
 
 private:
@@ -125,35 +133,57 @@ void rollback_write(pqxx::transaction_base& batch) noexcept;
 
 /// Runs the write `fun(pqxx::transaction_base&)` in a transaction of its own,
 /// or in a savepoint of the open batch: committed (released) if it answers a
-/// value, rolled back if it answers an error or throws. Counted like
-/// `counted`.
+/// value, rolled back if it answers an error or throws. In the optimistic try
+/// of a batch it runs without a savepoint and a failure sets
+/// `s.batch_failed`: the batch is then rolled back and run again. Neither
+/// guarded nor counted (see `write`).
+template <class T, class F>
+caf::expected<T> run_write(session& s, F& fun) {
+  if (s.batch == nullptr) {
+    pqxx::work tx{s.conn};
+    caf::expected<T> result = fun(tx);
+    if (result)
+      tx.commit();
+    return result;
+  }
+  auto& tx = *s.batch;
+  if (s.optimistic) {
+    // No savepoint (two round trips less): the first write that fails
+    // spoils the try, and the batch runs again with a savepoint per write.
+    try {
+      caf::expected<T> result = fun(tx);
+      if (!result)
+        s.batch_failed = true;
+      return result;
+    } catch (...) {
+      s.batch_failed = true;
+      throw;
+    }
+  }
+  // Savepoints by hand: libpqxx 6's subtransaction begins lazily and not
+  // for prepared statements, so it would never set one.
+  tx.exec0("SAVEPOINT write");
+  std::optional<caf::expected<T>> result;
+  try {
+    result.emplace(fun(tx));
+  } catch (...) {
+    rollback_write(tx);
+    throw;
+  }
+  if (*result)
+    tx.exec0("RELEASE SAVEPOINT write");
+  else
+    rollback_write(tx);
+  return std::move(*result);
+}
+
+/// Runs the write `fun(pqxx::transaction_base&)` as `run_write` does, guarded
+/// and counted like `counted`.
 template <class T, class F>
 caf::expected<T> write(session& s, transaction_kind k, const char* what,
                        const std::string& context, F fun) {
   return counted<T>(s, k, what, context, [&s, &fun]() -> caf::expected<T> {
-    if (s.batch == nullptr) {
-      pqxx::work tx{s.conn};
-      caf::expected<T> result = fun(tx);
-      if (result)
-        tx.commit();
-      return result;
-    }
-    // Savepoints by hand: libpqxx 6's subtransaction begins lazily and not
-    // for prepared statements, so it would never set one.
-    auto& tx = *s.batch;
-    tx.exec0("SAVEPOINT write");
-    std::optional<caf::expected<T>> result;
-    try {
-      result.emplace(fun(tx));
-    } catch (...) {
-      rollback_write(tx);
-      throw;
-    }
-    if (*result)
-      tx.exec0("RELEASE SAVEPOINT write");
-    else
-      rollback_write(tx);
-    return std::move(*result);
+    return run_write<T>(s, fun);
   });
 }
 
@@ -164,10 +194,21 @@ caf::expected<T> read(session& s, const char* what, const std::string& context,
                       F fun) {
   return counted<T>(s, transaction_kind::query, what, context,
                     [&s, &fun]() -> caf::expected<T> {
-                      read_transaction tx{s.conn};
-                      caf::expected<T> result = fun(tx);
-                      tx.commit();
-                      return result;
+                      pqxx::nontransaction tx{s.conn};
+                      tx.exec0(begin_read);
+                      std::optional<caf::expected<T>> result;
+                      try {
+                        result.emplace(fun(tx));
+                      } catch (...) {
+                        try {
+                          tx.exec0("ROLLBACK");
+                        } catch (...) {
+                          // The connection is lost: so is the transaction.
+                        }
+                        throw;
+                      }
+                      tx.exec0("COMMIT");
+                      return std::move(*result);
                     });
 }
 

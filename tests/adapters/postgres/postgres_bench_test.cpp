@@ -1,5 +1,6 @@
 // Throughput of log parts into PostgreSQL: the store's batch path against raw
-// COPY and the other idempotent ways. Hidden ([.bench]): run it by hand with
+// COPY and the other idempotent ways (bench/pg_ingest_bench measures the
+// whole path through the sequencer). Hidden ([.bench]): run it by hand with
 //   tests/adapters/postgres/pg-server.sh start build/postgres
 //   build/tests/adapters/postgres/postgres_store_test "[.bench]"
 //   tests/adapters/postgres/pg-server.sh stop build/postgres
@@ -71,7 +72,8 @@ TEST_CASE("bench: log parts rows per second", "[.bench]") {
   pg_database db;
   auto store = postgres_store::open(db.url());
   REQUIRE(store);
-  // 1. The store's path: COPY into log_parts_in, merge with ON CONFLICT.
+  // 1. The store's path: batches of 1000 are COPYed straight into log_parts
+  // (the statement below when a part is stored already).
   auto store_rate = rate([&store] {
     for (int i = 0; i < rows; i += batch)
       REQUIRE(*store->append_log_parts(parts_of(i, batch)) == batch);
