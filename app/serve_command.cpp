@@ -156,11 +156,21 @@ void wire_github_ports(node_config& ncfg, const serve_settings& settings,
                        std::shared_ptr<github::token_source> tokens) {
   auto creds = std::make_shared<github::clone_credentials>(
     settings.github_api_url, std::move(tokens));
-  ncfg.remote_files = [client, creds](const remote_file_query& q) {
+  // The gatekeeper waits for a config on its one thread, and every request
+  // behind it too: a short budget, not the statuses' patient one.
+  github::api_request budget;
+  budget.timeout = std::min(settings.github_timeout,
+                            std::chrono::milliseconds{5000});
+  budget.retry = github::retry_settings{};
+  budget.retry->max_attempts = 3;
+  budget.retry->max_delay = std::chrono::milliseconds{2000};
+  budget.retry->max_rate_limit_wait = std::chrono::milliseconds{10000};
+  ncfg.remote_files = [client, creds, budget](const remote_file_query& q) {
     remote_file out;
     if (!creds->covers(q.repo))
       return out; // not_served: the mirror is read
-    auto found = client->fetch_file(q.slug, q.path, q.sha, q.request_id);
+    auto found = client->fetch_file(q.slug, q.path, q.sha, q.request_id,
+                                    budget);
     switch (found.status) {
       case github::fetch_status::found:
         out.status = remote_file_status::found;

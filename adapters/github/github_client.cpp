@@ -646,6 +646,11 @@ struct github_client::impl {
     if (!auth && tokens)
       if (auto why = authorize())
         return finish(call_failure::no_token, *why);
+    auto timeout = req.timeout.value_or(settings.timeout);
+    std::optional<retry_policy> own_policy;
+    if (req.retry)
+      own_policy.emplace(*req.retry);
+    const auto& retries = own_policy ? *own_policy : policy;
     for (int attempt = 1;; ++attempt) {
       if (auto failures = breaker_refuses(req.log_id)) {
         auto why = "the circuit breaker for " + ep.authority()
@@ -660,7 +665,7 @@ struct github_client::impl {
         ++totals.retries;
       }
       auto msg = make_request(req, auth);
-      auto wire = send_once(ep, tls_ctx.get(), msg, settings.timeout,
+      auto wire = send_once(ep, tls_ctx.get(), msg, timeout,
                             settings.max_response_bytes);
       result.attempts = attempt;
       auto status = wire.response.status;
@@ -697,10 +702,10 @@ struct github_client::impl {
       attempt_result seen{wire.error, status, result.response.headers};
       if (wire.error != transport_error::none)
         seen.headers.clear();
-      auto decision = policy.decide(seen, attempt, hooks.wall_now(),
-                                    hooks.random_unit());
+      auto decision = retries.decide(seen, attempt, hooks.wall_now(),
+                                     hooks.random_unit());
       if (decision.verdict == retry_verdict::give_up)
-        return give_up(wire, decision, result, finish);
+        return give_up(wire, decision, result, timeout, finish);
       log->warn("retrying method={} target={} host={} attempt={} "
                 "delay_ms={} reason=\"{}\" request_id={}",
                 req.method, req.target, ep.authority(), attempt,
@@ -712,13 +717,13 @@ struct github_client::impl {
 
   template <class Finish>
   call_result give_up(const wire_result& wire, const retry_decision& decision,
-                      const call_result& result, Finish& finish) {
+                      const call_result& result,
+                      std::chrono::milliseconds timeout, Finish& finish) {
     auto tries = attempts_text(result.attempts);
     switch (wire.error) {
       case transport_error::timeout:
         return finish(call_failure::timeout,
-                      "timed out after " + describe(settings.timeout) + " "
-                        + tries);
+                      "timed out after " + describe(timeout) + " " + tries);
       case transport_error::connection_reset:
         return finish(call_failure::connection_reset,
                       wire.detail + " " + tries);
@@ -776,7 +781,8 @@ call_result github_client::call(const api_request& req) {
 fetch_result github_client::fetch_file(std::string_view owner_repo,
                                        std::string_view path,
                                        std::string_view sha,
-                                       std::string_view log_id) {
+                                       std::string_view log_id,
+                                       const api_request& budget) {
   while (!path.empty() && path.front() == '/')
     path.remove_prefix(1);
   auto what = "fetch " + std::string{path} + " of " + std::string{owner_repo}
@@ -802,6 +808,8 @@ fetch_result github_client::fetch_file(std::string_view owner_repo,
   req.expected_statuses = {404};
   req.what = what;
   req.log_id = std::string{log_id};
+  req.timeout = budget.timeout;
+  req.retry = budget.retry;
   auto result = impl_->call(req);
   out.attempts = result.attempts;
   if (!result.ok()) {

@@ -91,6 +91,10 @@ struct api_request {
   std::string what;
   /// The request UUID to put on log lines, if any.
   std::string log_id;
+  /// For a call someone waits for, a budget of its own instead of the
+  /// client's: the time limit of each attempt, and when to retry.
+  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<retry_settings> retry;
 };
 
 /// An answer of the API.
@@ -210,8 +214,11 @@ public:
   /// contents API (`GET /repos/{owner}/{repo}/contents/{path}?ref={sha}`,
   /// raw media type; a base64 JSON answer is decoded too). 404 gives
   /// `no_such_file`, which is not a failure.
+  /// `budget` (its `timeout` and `retry`) replaces the client's for this
+  /// call if set.
   fetch_result fetch_file(std::string_view owner_repo, std::string_view path,
-                          std::string_view sha, std::string_view log_id = {});
+                          std::string_view sha, std::string_view log_id = {},
+                          const api_request& budget = {});
 
   /// Sets a commit status (`POST /repos/{owner}/{repo}/statuses/{sha}`).
   /// `description` is cut to GitHub's 140 characters; an empty `target_url`

@@ -273,6 +273,43 @@ TEST_CASE("two 500 answers then 200 succeed after backoff") {
   CHECK(stats.hosts.at(0).counters.failures == 2);
 }
 
+TEST_CASE("a file read with a budget of its own retries and waits by that budget") {
+  fake_github fake;
+  fake.fail_next(10, 502);
+  manual_time time;
+  auto settings = fake_settings(fake);
+  settings.breaker.failure_threshold = 10;
+  github_client client{settings, pat(), time.hooks()};
+  api_request budget;
+  budget.retry = retry_settings{};
+  budget.retry->max_attempts = 2;
+  budget.retry->base_delay = 100ms;
+  budget.retry->jitter = 0;
+  auto got = client.fetch_file("octo/demo", ".travis.yml", "abc", {}, budget);
+  CHECK(got.status == fetch_status::failed);
+  CHECK(got.attempts == 2);
+  CHECK(time.sleeps() == std::vector<std::chrono::milliseconds>{100ms});
+  // The client's own budget is untouched.
+  auto again = client.fetch_file("octo/demo", ".travis.yml", "abc");
+  CHECK(again.attempts == 3);
+}
+
+TEST_CASE("a file read with a timeout of its own gives up after it") {
+  fake_github fake;
+  fake.add_file("octo/demo", "abc", ".travis.yml", "script: make");
+  fake.set_delay(1500ms);
+  auto settings = fake_settings(fake); // 2 s per attempt
+  settings.retry.max_attempts = 1;
+  github_client client{settings, pat()};
+  api_request budget;
+  budget.timeout = 200ms;
+  auto got = client.fetch_file("octo/demo", ".travis.yml", "abc", {}, budget);
+  fake.set_delay(0ms);
+  CHECK(got.status == fetch_status::failed);
+  CHECK(got.error.kind == call_failure::timeout);
+  CHECK(got.error.message.find("timed out after 200ms") != std::string::npos);
+}
+
 TEST_CASE("a 5xx that persists fails after the last attempt") {
   fake_github fake;
   fake.fail_next(10, 502);
