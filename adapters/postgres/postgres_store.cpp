@@ -92,8 +92,6 @@ constexpr prepared_statement update_build{
   "finished_at = CASE WHEN $5::boolean THEN $4::bigint ELSE finished_at END "
   "WHERE id = $1"};
 
-constexpr prepared_statement build_exists{
-  "build_exists", "SELECT 1 FROM builds WHERE id = $1"};
 
 constexpr prepared_statement transitions_of_job{
   "transitions_of_job",
@@ -265,10 +263,11 @@ caf::expected<build_record> postgres_store::fetch_build(int64_t build_id) {
     *s_, "fetch_build", "build_id=" + std::to_string(build_id),
     [this, build_id](
       pqxx::transaction_base& tx) -> caf::expected<build_record> {
-      if (run(*s_, tx, build_exists, build_id).empty())
+      auto build = postgres::find_build(*s_, tx, build_id);
+      if (!build)
         return make_error(errc::unknown_build,
                           "no build with id " + std::to_string(build_id));
-      return postgres::read_build(*s_, tx, build_id);
+      return std::move(*build);
     });
 }
 

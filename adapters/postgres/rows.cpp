@@ -105,12 +105,20 @@ std::vector<build_record> read_builds(session& s, pqxx::transaction_base& tx,
   return result;
 }
 
-build_record read_build(session& s, pqxx::transaction_base& tx,
-                        int64_t build_id) {
+std::optional<build_record> find_build(session& s, pqxx::transaction_base& tx,
+                                       int64_t build_id) {
   auto result = read_builds(s, tx, run(s, tx, build_by_id, build_id));
   if (result.empty())
-    throw failure("build " + std::to_string(build_id) + " vanished");
+    return std::nullopt;
   return std::move(result.front());
+}
+
+build_record read_build(session& s, pqxx::transaction_base& tx,
+                        int64_t build_id) {
+  auto result = find_build(s, tx, build_id);
+  if (!result)
+    throw failure("build " + std::to_string(build_id) + " vanished");
+  return std::move(*result);
 }
 
 void insert_transition(session& s, pqxx::transaction_base& tx,

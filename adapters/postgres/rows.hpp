@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,10 @@ job_record job_from_row(const pqxx::row& row);
 /// order, each with its jobs in index order, read with one more query.
 std::vector<build_record> read_builds(session& s, pqxx::transaction_base& tx,
                                       const pqxx::result& rows);
+
+/// Answers the build `build_id` with its jobs, nullopt if there is none.
+std::optional<build_record> find_build(session& s, pqxx::transaction_base& tx,
+                                       int64_t build_id);
 
 /// Answers the build `build_id` with its jobs; throws `failure` if none.
 build_record read_build(session& s, pqxx::transaction_base& tx,
