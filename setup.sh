@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 packages="build-essential cmake git pkg-config ccache ca-certificates
   libcaf-dev libboost-dev libspdlog-dev catch2 libyaml-cpp-dev
   nlohmann-json3-dev libssl-dev libsqlite3-dev libgit2-dev prometheus
-  libpqxx-dev postgresql"
+  libpq-dev libpqxx-dev postgresql"
 
 missing=""
 for p in $packages; do

@@ -3,8 +3,11 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -20,6 +23,12 @@ namespace conveyor {
 namespace {
 
 using log_key = std::pair<int64_t, int32_t>;
+
+struct log_key_hash {
+  size_t operator()(const log_key& k) const {
+    return std::hash<int64_t>{}(k.first) * 31 + std::hash<int32_t>{}(k.second);
+  }
+};
 
 /// Parts per store write; more wait for the next batch.
 constexpr size_t max_batch = 2000;
@@ -68,7 +77,7 @@ struct sequencer_state {
 
   store_actor store;
   bool recovered = false; ///< the open logs of a predecessor are resumed
-  std::map<log_key, reorder_buffer> logs;
+  std::unordered_map<log_key, reorder_buffer, log_key_hash> logs;
   std::vector<log_part> unsaved;
   std::vector<ack> unsaved_acks;  ///< answers owed for `unsaved`
   /// Answers owed for the batches in flight, by batch number.
@@ -76,7 +85,7 @@ struct sequencer_state {
   uint64_t next_batch = 0;
   std::vector<log_listener_actor> listeners;          ///< of every log
   std::map<log_key, std::vector<log_listener_actor>> followers; ///< of one
-  std::set<log_key> finished;
+  std::unordered_set<log_key, log_key_hash> finished;
   std::deque<log_key> finished_order;
   sequencer_counters counters;
   std::optional<caf::error> stopping; ///< why it quits once all is stored
@@ -203,26 +212,28 @@ void send_batch(sequencer_ptr self) {
   auto id = st.next_batch++;
   st.writing.emplace(id, std::move(acks));
   st.counters.write_batches += 1;
-  self->request(st.store, store_timeout, batch)
+  // The message gets the one copy; both handlers share the batch.
+  auto parts = std::make_shared<std::vector<log_part>>(std::move(batch));
+  self->request(st.store, store_timeout, *parts)
     .then(
-      [self, id, batch](int64_t) mutable {
+      [self, id, parts](int64_t) {
         auto& st = self->state;
         auto i = st.writing.find(id);
         for (auto& x : i->second)
           x.deliver(true);
         st.writing.erase(i);
-        release(self, std::move(batch));
+        release(self, std::move(*parts));
         write_batch(self);
       },
-      [self, id, batch](const caf::error& err) mutable {
+      [self, id, parts](const caf::error& err) {
         logger()->error("storing {} log parts failed, retrying error={}",
-                        batch.size(), describe(err));
+                        parts->size(), describe(err));
         auto& st = self->state;
         auto i = st.writing.find(id);
         st.counters.write_failures += 1;
         st.unsaved.insert(st.unsaved.begin(),
-                          std::make_move_iterator(batch.begin()),
-                          std::make_move_iterator(batch.end()));
+                          std::make_move_iterator(parts->begin()),
+                          std::make_move_iterator(parts->end()));
         st.unsaved_acks.insert(st.unsaved_acks.begin(),
                                std::make_move_iterator(i->second.begin()),
                                std::make_move_iterator(i->second.end()));

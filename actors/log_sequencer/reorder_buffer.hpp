@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,6 +16,11 @@ namespace conveyor {
 /// when every number before it has been released.
 class reorder_buffer {
 public:
+  /// Parts up to this far past the next expected number wait in a window
+  /// indexed by number (one step per part); parts further ahead, in an
+  /// ordered map.
+  static constexpr int32_t window = 4096;
+
   /// Takes a part and returns the parts that are now in order (maybe none).
   /// Duplicates and parts past the final one are dropped (see `dropped`).
   std::vector<log_part> push(log_part part);
@@ -36,7 +42,7 @@ public:
 
   /// How many parts wait for a gap before them to fill.
   size_t waiting() const {
-    return waiting_.size();
+    return waiting_;
   }
 
   /// How many parts were dropped as duplicates or as past the final part.
@@ -48,9 +54,14 @@ private:
   // Moves past every number that is stored or waiting, releasing the latter.
   void advance(std::vector<log_part>& ready);
 
+  // Drops the waiting parts numbered after `final_number`.
+  void drop_after(int32_t final_number);
+
   int32_t next_ = 0;
   std::optional<int32_t> final_number_;
-  std::map<int32_t, log_part> waiting_;
+  std::deque<std::optional<log_part>> near_; ///< near_[i] is number next_ + i
+  std::map<int32_t, log_part> far_; ///< at least `window` ahead on arrival
+  size_t waiting_ = 0;              ///< parts in near_ and far_
   std::set<int32_t> stored_ahead_; ///< stored by a predecessor, past next_
   size_t dropped_ = 0;
 };

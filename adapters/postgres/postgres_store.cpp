@@ -43,18 +43,18 @@ constexpr prepared_statement insert_request{
   "fork, fields, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
   "ON CONFLICT DO NOTHING RETURNING request_id"};
 
-// The counter row's lock orders concurrent creates of one repository.
-constexpr prepared_statement next_build_number{
-  "next_build_number",
-  "INSERT INTO repository_counters AS c (repository, last_number) "
-  "VALUES ($1, 1) ON CONFLICT (repository) "
-  "DO UPDATE SET last_number = c.last_number + 1 RETURNING last_number"};
-
+// Numbers the build and inserts it in one round trip. The counter row's lock
+// orders concurrent creates of one repository.
 constexpr prepared_statement insert_build_sql{
-  "insert_build",
+  "insert_numbered_build",
+  "WITH n AS (INSERT INTO repository_counters AS c (repository, last_number) "
+  "VALUES ($1::text, 1) ON CONFLICT (repository) "
+  "DO UPDATE SET last_number = c.last_number + 1 RETURNING last_number) "
   "INSERT INTO builds (repository, number, request_id, state, fast_finish, "
   "config, messages, created_at, started_at, finished_at) "
-  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"};
+  "SELECT $1::text, n.last_number, $2::text, $3::text, $4::boolean, "
+  "$5::jsonb, $6::jsonb, $7::bigint, $8::bigint, $9::bigint FROM n "
+  "RETURNING id, number"};
 
 // A job and the first row of its history in one round trip.
 constexpr prepared_statement insert_job{
@@ -67,31 +67,43 @@ constexpr prepared_statement insert_job{
   "SELECT id, attempt, state, created_at, exit_code, reason FROM j "
   "RETURNING job_id"};
 
-// FOR UPDATE: stores on other nodes apply news of this job after us.
-constexpr prepared_statement lock_job{
-  "lock_job", "SELECT state, attempt FROM jobs WHERE id = $1 FOR UPDATE"};
-
-// Sets the job's state and appends the transition in one round trip.
-constexpr prepared_statement update_job{
-  "update_job",
-  "WITH u AS (UPDATE jobs SET state = $2::text, exit_code = $3::integer, "
+// Checks the news of a job against its stored row, sets its state and
+// appends the transition, in one round trip. $8 is the attempt the news is
+// about, $9 the states the job may leave for $2 (see allowed_from). Answers
+// the stored state and attempt (no row: unknown job) and whether it applied.
+//
+// The check is on the row that `cur` locked, not in the UPDATE's own WHERE:
+// under READ COMMITTED an UPDATE skips, without waiting, a row whose version
+// in its snapshot fails its WHERE, so news made valid by the uncommitted write
+// of a store on another node (the job's previous state, a requeue's next
+// attempt) would be dropped. FOR UPDATE waits for that write and answers the
+// row's newest version, and the UPDATE then changes that version.
+constexpr prepared_statement apply_job_news{
+  "apply_job_news",
+  "WITH cur AS (SELECT id, state, attempt FROM jobs WHERE id = $1 FOR UPDATE), "
+  "u AS (UPDATE jobs j SET state = $2::text, exit_code = $3::integer, "
   "reason = $4::jsonb, "
-  "started_at = CASE WHEN $5::boolean THEN $6::bigint ELSE started_at END, "
-  "finished_at = CASE WHEN $7::boolean THEN $6::bigint ELSE finished_at END "
-  "WHERE id = $1 RETURNING id, attempt) "
-  "INSERT INTO job_transitions (job_id, attempt, state, at, exit_code, reason) "
-  "SELECT id, attempt, $2::text, $6::bigint, $3::integer, $4::jsonb FROM u"};
+  "started_at = CASE WHEN $5::boolean THEN $6::bigint ELSE j.started_at END, "
+  "finished_at = CASE WHEN $7::boolean THEN $6::bigint ELSE j.finished_at END "
+  "FROM cur WHERE j.id = cur.id AND cur.attempt = $8::integer "
+  "AND cur.state = ANY($9::text[]) RETURNING j.id, j.attempt), "
+  "t AS (INSERT INTO job_transitions (job_id, attempt, state, at, exit_code, "
+  "reason) SELECT id, attempt, $2::text, $6::bigint, $3::integer, $4::jsonb "
+  "FROM u RETURNING job_id) "
+  "SELECT cur.state, cur.attempt, EXISTS (SELECT 1 FROM t) FROM cur"};
 
-constexpr prepared_statement lock_build{
-  "lock_build", "SELECT state FROM builds WHERE id = $1 FOR UPDATE"};
-
-constexpr prepared_statement update_build{
-  "update_build",
-  "UPDATE builds SET state = $2::text, "
-  "started_at = CASE WHEN $3::boolean THEN $4::bigint ELSE started_at END, "
-  "finished_at = CASE WHEN $5::boolean THEN $4::bigint ELSE finished_at END "
-  "WHERE id = $1"};
-
+// Checks the news of a build against its stored row and sets its state, in
+// one round trip; a row back if it applied. $6 holds the states a build never
+// leaves. The check is on the locked row, for the reason given at
+// apply_job_news (a requeue on another node may reopen a finished build).
+constexpr prepared_statement apply_build_news{
+  "apply_build_news",
+  "WITH cur AS (SELECT id, state FROM builds WHERE id = $1 FOR UPDATE) "
+  "UPDATE builds b SET state = $2::text, "
+  "started_at = CASE WHEN $3::boolean THEN $4::bigint ELSE b.started_at END, "
+  "finished_at = CASE WHEN $5::boolean THEN $4::bigint ELSE b.finished_at END "
+  "FROM cur WHERE b.id = cur.id AND cur.state <> $2::text "
+  "AND cur.state <> ALL($6::text[]) RETURNING b.id"};
 
 constexpr prepared_statement transitions_of_job{
   "transitions_of_job",
@@ -99,6 +111,37 @@ constexpr prepared_statement transitions_of_job{
   "WHERE job_id = $1 ORDER BY id"};
 
 // -- rows ---------------------------------------------------------------------
+
+// A PostgreSQL array literal of the names of the states `s` of `Enum` (listed
+// from 0 to `last`) for which `pred(s)` holds, e.g. {created,queued}. The
+// state machines stay in messages/ and the SQL checks them.
+template <class Enum, class Predicate>
+std::string state_array(Enum last, Predicate pred) {
+  std::string result = "{";
+  for (auto i = 0; i <= static_cast<int>(last); ++i) {
+    auto x = static_cast<Enum>(i);
+    if (!pred(x))
+      continue;
+    if (result.size() > 1)
+      result += ',';
+    result += to_string(x);
+  }
+  result += '}';
+  return result;
+}
+
+// The states a job may leave for `to`.
+std::string allowed_from(job_state to) {
+  return state_array(job_state::canceled,
+                     [to](job_state from) { return is_allowed(from, to); });
+}
+
+// The states a build never leaves.
+const std::string& terminal_build_states() {
+  static const auto result = state_array(
+    build_state::canceled, [](build_state x) { return is_terminal(x); });
+  return result;
+}
 
 // The id of the build of `r`'s request id or delivery id, if there is one.
 std::optional<int64_t> find_existing(session& s, pqxx::transaction_base& tx,
@@ -114,13 +157,14 @@ std::optional<int64_t> find_existing(session& s, pqxx::transaction_base& tx,
 // Inserts the build and its jobs; `x` gets the ids the database chose.
 void insert_build(session& s, pqxx::transaction_base& tx, build_record& x,
                   const std::string& repository) {
-  x.number = run(s, tx, next_build_number, repository)[0][0].as<int64_t>();
-  x.id = run(s, tx, insert_build_sql, repository, x.number,
-             x.request.request_id, to_string(x.state), x.fast_finish,
-             postgres::encode_string(x.config),
-             postgres::encode_messages(x.messages), x.created_at_ms,
-             x.started_at_ms, x.finished_at_ms)[0][0]
-           .as<int64_t>();
+  auto row = run(s, tx, insert_build_sql, repository, x.request.request_id,
+                 to_string(x.state), x.fast_finish,
+                 postgres::encode_string(x.config),
+                 postgres::encode_messages(x.messages), x.created_at_ms,
+                 x.started_at_ms, x.finished_at_ms)
+               .at(0);
+  x.id = row[0].as<int64_t>();
+  x.number = row[1].as<int64_t>();
   int32_t position = 0;
   for (auto& job : x.jobs) {
     ++position;
@@ -180,8 +224,9 @@ caf::expected<build_record> postgres_store::create_build(build_record x) {
       postgres::require_text("the request_id", r.request_id);
       postgres::require_text("the delivery_id", r.delivery_id);
       postgres::require_text("the repository (slug or repo)", repository);
-      if (auto id = find_existing(s, tx, r))
-        return postgres::read_build(s, tx, *id);
+      // The insert comes first, as the check for an existing build: a build
+      // implies its request row, so a request that inserts has no build yet,
+      // and a new build costs no lookup.
       x.created_at_ms = or_now(x.created_at_ms);
       const char* delivery = r.delivery_id.empty() ? nullptr
                                                    : r.delivery_id.c_str();
@@ -189,8 +234,8 @@ caf::expected<build_record> postgres_store::create_build(build_record x) {
                           repository, r.pull_request, r.fork,
                           postgres::encode_request(r), x.created_at_ms);
       if (inserted.empty()) {
-        // Read committed: this statement sees what the store that won the
-        // race committed, build included.
+        // Known request or delivery. Read committed: this statement also
+        // sees what a store that won a race committed, build included.
         if (auto id = find_existing(s, tx, r))
           return postgres::read_build(s, tx, *id);
         if (run(s, tx, request_exists, r.request_id).empty())
@@ -210,30 +255,26 @@ caf::expected<bool> postgres_store::apply(const job_state_changed& x) {
   return postgres::write<bool>(
     *s_, transaction_kind::job_transition, "apply job_state_changed",
     job_context(x.job_id, x.attempt), [this, &x](pqxx::transaction_base& tx) {
-      auto& s = *s_;
-      auto current = run(s, tx, lock_job, x.job_id);
-      if (current.empty()) {
+      auto rows = run(*s_, tx, apply_job_news, x.job_id, to_string(x.state),
+                      x.exit_code, postgres::encode_string(x.reason),
+                      x.state == job_state::started, or_now(x.at_ms),
+                      is_terminal(x.state), x.attempt, allowed_from(x.state));
+      if (rows.empty()) {
         store_logger()->debug("job news ignored, unknown job {} state={}",
                               job_context(x.job_id, x.attempt),
                               to_string(x.state));
         return false;
       }
-      auto stored = postgres::parse_job_state(current[0][0].as<std::string>());
-      auto stored_attempt = current[0][1].as<int32_t>();
-      if (stored_attempt != x.attempt || !is_allowed(stored, x.state)) {
+      if (!rows[0][2].as<bool>()) {
         // Stale or duplicate news is expected (requeues, retries), not an
         // error.
         store_logger()->debug("job news ignored {} state={} stored_attempt={} "
                               "stored_state={}",
                               job_context(x.job_id, x.attempt),
-                              to_string(x.state), stored_attempt,
-                              to_string(stored));
+                              to_string(x.state), rows[0][1].as<int32_t>(),
+                              rows[0][0].as<std::string>());
         return false;
       }
-      auto at = or_now(x.at_ms);
-      run(s, tx, update_job, x.job_id, to_string(x.state), x.exit_code,
-          postgres::encode_string(x.reason), x.state == job_state::started, at,
-          is_terminal(x.state));
       return true;
     });
 }
@@ -243,23 +284,16 @@ caf::expected<bool> postgres_store::apply(const build_state_changed& x) {
     *s_, transaction_kind::build_transition, "apply build_state_changed",
     "build_id=" + std::to_string(x.build_id),
     [this, &x](pqxx::transaction_base& tx) {
-      auto& s = *s_;
-      auto current = run(s, tx, lock_build, x.build_id);
-      if (current.empty())
-        return false;
-      auto stored = postgres::parse_build_state(
-        current[0][0].as<std::string>());
-      if (is_terminal(stored) || stored == x.state)
-        return false;
-      run(s, tx, update_build, x.build_id, to_string(x.state),
-          x.state == build_state::started, or_now(x.at_ms),
-          is_terminal(x.state));
-      return true;
+      // Unknown, finished or already in that state: nothing changes.
+      return !run(*s_, tx, apply_build_news, x.build_id, to_string(x.state),
+                  x.state == build_state::started, or_now(x.at_ms),
+                  is_terminal(x.state), terminal_build_states())
+                .empty();
     });
 }
 
 caf::expected<build_record> postgres_store::fetch_build(int64_t build_id) {
-  return postgres::read<build_record>(
+  return postgres::read_statement<build_record>(
     *s_, "fetch_build", "build_id=" + std::to_string(build_id),
     [this, build_id](
       pqxx::transaction_base& tx) -> caf::expected<build_record> {
@@ -274,7 +308,7 @@ caf::expected<build_record> postgres_store::fetch_build(int64_t build_id) {
 caf::expected<std::vector<job_state_changed>>
 postgres_store::fetch_transitions(int64_t job_id) {
   using result_type = std::vector<job_state_changed>;
-  return postgres::read<result_type>(
+  return postgres::read_statement<result_type>(
     *s_, "fetch_transitions", "job_id=" + std::to_string(job_id),
     [this, job_id](pqxx::transaction_base& tx) {
       result_type result;

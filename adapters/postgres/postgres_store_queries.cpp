@@ -116,7 +116,7 @@ postgres_store::fetch_builds(const build_query& q) {
 }
 
 caf::expected<job_record> postgres_store::fetch_job(int64_t job_id) {
-  return postgres::read<job_record>(
+  return postgres::read_statement<job_record>(
     *s_, "fetch_job", "job_id=" + std::to_string(job_id),
     [this, job_id](pqxx::transaction_base& tx) -> caf::expected<job_record> {
       auto rows = run(*s_, tx, job_by_id, job_id);
@@ -158,7 +158,7 @@ caf::expected<bool> postgres_store::record_delivery(const webhook_delivery& x) {
 caf::expected<std::vector<webhook_delivery>>
 postgres_store::fetch_deliveries(int32_t limit) {
   using result_type = std::vector<webhook_delivery>;
-  return postgres::read<result_type>(
+  return postgres::read_statement<result_type>(
     *s_, "fetch_deliveries", "limit=" + std::to_string(limit),
     [this, limit](pqxx::transaction_base& tx) {
       using postgres::decode_string;

@@ -16,8 +16,26 @@ Enum parse_state(const std::string& name) {
   return result;
 }
 
-constexpr prepared_statement build_by_id{
-  "build_by_id", CONVEYOR_PG_SELECT_BUILDS "WHERE b.id = $1"};
+// A build and its jobs in one statement: a row per job in index order (one
+// row with NULL jobs if it has none), the build's columns first and then the
+// columns of CONVEYOR_PG_SELECT_JOBS. The big columns of the build (config,
+// messages, request) are only on the first row, so that a large matrix does
+// not send them once per job.
+constexpr prepared_statement build_with_jobs{
+  "build_with_jobs",
+  "SELECT b.id, b.number, b.state, b.fast_finish, "
+  "CASE WHEN row_number() OVER w = 1 THEN b.config END, "
+  "CASE WHEN row_number() OVER w = 1 THEN b.messages END, "
+  "b.created_at, b.started_at, b.finished_at, "
+  "CASE WHEN row_number() OVER w = 1 THEN r.fields END, "
+  "j.id, j.idx, j.spec, j.allow_failure, j.state, j.attempt, j.exit_code, "
+  "j.reason, j.created_at, j.started_at, j.finished_at, j.build_id, b.number "
+  "FROM builds b JOIN requests r ON r.request_id = b.request_id "
+  "LEFT JOIN jobs j ON j.build_id = b.id "
+  "WHERE b.id = $1 WINDOW w AS (ORDER BY j.idx) ORDER BY j.idx"};
+
+// Where the columns of the job begin in a row of build_with_jobs.
+constexpr pqxx::row::size_type first_job_column = 10;
 
 // The condition on b.id as well: the planner does not carry "= ANY" across
 // the join, and would hash all builds (a scan that grows with the table).
@@ -107,10 +125,17 @@ std::vector<build_record> read_builds(session& s, pqxx::transaction_base& tx,
 
 std::optional<build_record> find_build(session& s, pqxx::transaction_base& tx,
                                        int64_t build_id) {
-  auto result = read_builds(s, tx, run(s, tx, build_by_id, build_id));
-  if (result.empty())
+  auto rows = run(s, tx, build_with_jobs, build_id);
+  if (rows.empty())
     return std::nullopt;
-  return std::move(result.front());
+  auto result = build_from_row(rows[0]);
+  if (rows[0][first_job_column].is_null())
+    return result; // no jobs: the one row of the LEFT JOIN
+  auto width = rows.columns();
+  result.jobs.reserve(rows.size());
+  for (const auto& row : rows)
+    result.jobs.push_back(job_from_row(row.slice(first_job_column, width)));
+  return result;
 }
 
 build_record read_build(session& s, pqxx::transaction_base& tx,

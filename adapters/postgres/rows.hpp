@@ -37,10 +37,12 @@ build_state parse_build_state(const std::string& name);
 /// Parses a state name read from the database; throws `failure` if unknown.
 job_state parse_job_state(const std::string& name);
 
-/// Reads a row of a CONVEYOR_PG_SELECT_BUILDS query; its jobs are left empty.
+/// Reads a row of a CONVEYOR_PG_SELECT_BUILDS query (or one whose first
+/// columns are the same); its jobs are left empty.
 build_record build_from_row(const pqxx::row& row);
 
-/// Reads a row of a CONVEYOR_PG_SELECT_JOBS query.
+/// Reads a row of a CONVEYOR_PG_SELECT_JOBS query, or a slice of a row with
+/// the same columns.
 job_record job_from_row(const pqxx::row& row);
 
 /// Answers the builds of `rows` (a CONVEYOR_PG_SELECT_BUILDS result) in row
@@ -49,6 +51,7 @@ std::vector<build_record> read_builds(session& s, pqxx::transaction_base& tx,
                                       const pqxx::result& rows);
 
 /// Answers the build `build_id` with its jobs, nullopt if there is none.
+/// Sends one statement: outside a transaction it still sees one snapshot.
 std::optional<build_record> find_build(session& s, pqxx::transaction_base& tx,
                                        int64_t build_id);
 

@@ -212,6 +212,20 @@ caf::expected<T> read(session& s, const char* what, const std::string& context,
                     });
 }
 
+/// Runs the read `fun(pqxx::transaction_base&)`, which sends exactly one
+/// statement, with no BEGIN and COMMIT around it: a single statement sees one
+/// snapshot by itself, so `read`'s transaction would only add two round
+/// trips. Counted as a query, like `read`.
+template <class T, class F>
+caf::expected<T> read_statement(session& s, const char* what,
+                                const std::string& context, F fun) {
+  return counted<T>(s, transaction_kind::query, what, context,
+                    [&s, &fun]() -> caf::expected<T> {
+                      pqxx::nontransaction tx{s.conn};
+                      return fun(tx);
+                    });
+}
+
 /// Returns "job_id=<id> attempt=<n>" for log lines.
 inline std::string job_context(int64_t job_id, int32_t attempt) {
   return "job_id=" + std::to_string(job_id)

@@ -82,6 +82,37 @@ TEST_CASE("a large batch holding parts stored already stores each part once") {
   CHECK(db.query_int("SELECT count(*) FROM log_parts WHERE job_id = 1") == 0);
 }
 
+TEST_CASE("parts COPYed in binary keep every byte: NUL high bytes empty "
+          "and large parts") {
+  pg_database db;
+  auto store = open_store(db);
+  std::string every_byte;
+  for (int c = 0; c < 256; ++c)
+    every_byte += static_cast<char>(c);
+  std::vector<log_part> batch;
+  for (int32_t n = 0; n < 100; ++n) {
+    std::string content;
+    if (n % 10 == 3)
+      content = ""; // empty
+    else if (n == 50)
+      content = std::string(1 << 20, '\0') + every_byte; // past a block
+    else
+      content = every_byte + std::to_string(n) + "\\\t\r\n";
+    batch.push_back({4, 2, n, content, n == 99});
+  }
+  auto expected = text_of(batch);
+  // Shuffled: rows arrive in any order.
+  std::mt19937 rng{3};
+  std::shuffle(batch.begin(), batch.end(), rng);
+  REQUIRE(*store.append_log_parts(batch) == 100);
+  CHECK(*store.fetch_log(4, 2) == expected);
+  auto done = store.complete_log(4, 2);
+  REQUIRE(done);
+  CHECK(done->parts == 100);
+  CHECK(done->bytes == static_cast<int64_t>(expected.size()));
+  CHECK(*store.fetch_log(4, 2) == expected);
+}
+
 TEST_CASE("parts of completed logs are left out of a batch") {
   pg_database db;
   auto store = open_store(db);
