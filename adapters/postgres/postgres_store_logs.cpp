@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -139,8 +140,11 @@ constexpr prepared_statement set_join_settings{
   "set_config('enable_mergejoin', $2, true)"};
 
 // `complete_whole_logs` makes one pass over log_parts when the logs number at
-// least its pages over this.
+// least its pages over this, and at least `min_logs_for_one_pass`: for fewer,
+// an index scan per log costs little whatever the table, and the look-up of
+// its size and the settings would cost three round trips.
 constexpr int64_t pages_per_log = 64;
+constexpr size_t min_logs_for_one_pass = 16;
 
 // The parts' numbers in order, to say what keeps a log from being whole.
 constexpr prepared_statement part_numbers{
@@ -282,14 +286,18 @@ void drop_completed(postgres::session& s, pqxx::transaction_base& tx,
 }
 
 // COPYs `xs` straight into log_parts, the fastest way in (a multi-row insert,
-// no conflict handling, binary: the content as it is), in a savepoint of its
-// own: all or nothing. Answers false, with none of them stored, if one of
-// them is stored already (or being stored by another transaction): a unique
-// violation.
-bool copy_parts(pqxx::transaction_base& tx, const part_list& xs) {
+// no conflict handling, binary: the content as it is): all or nothing.
+// Answers false, with none of them stored, if one of them is stored already
+// (or being stored by another transaction): a unique violation. In the
+// optimistic try of a batch that violation escapes instead (the batch runs
+// again with savepoints): a savepoint of its own would cost a round trip.
+bool copy_parts(postgres::session& s, pqxx::transaction_base& tx,
+                const part_list& xs) {
   // Writes run in a pqxx::work.
   auto& db = dynamic_cast<pqxx::dbtransaction&>(tx);
-  tx.exec0("SAVEPOINT copy_parts");
+  auto guarded = s.batch == nullptr || !s.optimistic;
+  if (guarded)
+    tx.exec0("SAVEPOINT copy_parts");
   try {
     postgres::binary_copy out{db, "log_parts",
                               {"job_id", "attempt", "number", "content",
@@ -304,7 +312,7 @@ bool copy_parts(pqxx::transaction_base& tx, const part_list& xs) {
     }
     out.finish();
   } catch (const pqxx::sql_error& e) {
-    if (e.sqlstate() != "23505") // unique_violation
+    if (!guarded || e.sqlstate() != "23505") // unique_violation
       throw;
     tx.exec0("ROLLBACK TO SAVEPOINT copy_parts");
     return false;
@@ -389,16 +397,19 @@ completions complete_group(postgres::session& s, pqxx::transaction_base& tx,
   // page per part; the planner, whose statistics lag behind a table that
   // fills and empties fast, picks the index scans. Then they are turned off
   // for this statement only. (Pages: read from the file's size, exact.)
-  auto plan = run(s, tx, join_settings)[0];
-  auto pages = plan[0].as<int64_t>();
-  auto one_pass = static_cast<int64_t>(distinct.size()) * pages_per_log
-                  >= pages;
+  std::optional<pqxx::row> plan;
+  auto one_pass = false;
+  if (distinct.size() >= min_logs_for_one_pass) {
+    plan = run(s, tx, join_settings)[0];
+    auto pages = (*plan)[0].as<int64_t>();
+    one_pass = static_cast<int64_t>(distinct.size()) * pages_per_log >= pages;
+  }
   if (one_pass)
     run(s, tx, set_join_settings, "off", "off");
   auto rows = run(s, tx, complete_whole_logs, ids, attempts);
   if (one_pass)
-    run(s, tx, set_join_settings, plan[1].as<std::string>(),
-        plan[2].as<std::string>());
+    run(s, tx, set_join_settings, (*plan)[1].as<std::string>(),
+        (*plan)[2].as<std::string>());
   for (const auto& row : rows) {
     auto job_id = row[0].as<int64_t>();
     auto attempt = row[1].as<int32_t>();
@@ -452,9 +463,9 @@ postgres_store::append_log_parts(const std::vector<log_part>& xs) {
       auto& s = *s_;
       // The first copy of a part within the batch wins.
       auto parts = first_copies(xs);
-      // A COPY costs four round trips (the look-up of completed logs, its
-      // savepoint, its start and its end), the statement one: small batches
-      // go in with the statement.
+      // A COPY costs three or four round trips (the look-up of completed
+      // logs, maybe a savepoint, its start and its end), the statement one:
+      // small batches go in with the statement.
       auto copy = parts.size() >= min_parts_to_copy;
       if (copy)
         drop_completed(s, tx, parts);
@@ -462,7 +473,7 @@ postgres_store::append_log_parts(const std::vector<log_part>& xs) {
       int64_t bytes = 0;
       if (parts.empty()) {
         // Nothing new.
-      } else if (copy && copy_parts(tx, parts)) {
+      } else if (copy && copy_parts(s, tx, parts)) {
         added = static_cast<int64_t>(parts.size());
         for (auto* x : parts)
           bytes += static_cast<int64_t>(x->content.size());

@@ -255,6 +255,42 @@ TEST_CASE("a write failing in a group commit leaves the other writes of the "
   caf::anon_send_exit(*store, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("a COPY meeting stored parts in a group commit reruns the batch and "
+          "stores each part once") {
+  pg_database db;
+  caf::actor_system_config cfg;
+  register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  auto store = spawn_postgres_store(sys, db.url());
+  REQUIRE(store);
+  caf::scoped_actor self{sys};
+  auto stored = parts_of(6, 0, 100, "first", -1);
+  self->request(*store, std::chrono::seconds(10), stored)
+    .receive([](int64_t n) { CHECK(n == 100); },
+             [](caf::error& err) { FAIL(describe(err)); });
+  // Sent together, so that they share a batch: the second COPY meets 100
+  // stored parts (its first try has no savepoint), the others are new.
+  auto fresh = self->request(*store, std::chrono::seconds(10),
+                             parts_of(7, 0, 100, "fresh", 99));
+  auto again = parts_of(6, 0, 100, "second", -1);
+  auto more = parts_of(6, 100, 100, "first", 199);
+  again.insert(again.end(), more.begin(), more.end());
+  auto mixed = self->request(*store, std::chrono::seconds(10), again);
+  auto after = self->request(*store, std::chrono::seconds(10),
+                             parts_of(8, 0, 80, "after", -1));
+  std::move(fresh).receive([](int64_t n) { CHECK(n == 100); },
+                           [](caf::error& err) { FAIL(describe(err)); });
+  std::move(mixed).receive([](int64_t n) { CHECK(n == 100); },
+                           [](caf::error& err) { FAIL(describe(err)); });
+  std::move(after).receive([](int64_t n) { CHECK(n == 80); },
+                           [](caf::error& err) { FAIL(describe(err)); });
+  CHECK(db.query_int("SELECT count(*) FROM log_parts") == 380);
+  CHECK(db.query_int("SELECT count(*) FROM log_parts WHERE job_id = 6 "
+                     "AND convert_from(content, 'UTF8') LIKE 'second%'")
+        == 0);
+  caf::anon_send_exit(*store, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("logs completed together are stored in one statement, and one "
           "that is not whole gets its own error and changes nothing") {
   pg_database db;
