@@ -50,7 +50,7 @@ struct options {
   int parts = 500;          ///< per job
   int size = 100;           ///< bytes per part
   int runs = 2;             ///< raw COPY and store path, alternating
-  int feeders = 32;         ///< actors sending parts, like workers
+  int feeders = 64;         ///< actors sending parts, like workers
   int window = 500;         ///< unacknowledged parts per feeder
   unsigned seed = 1;
   std::string psql = "psql";

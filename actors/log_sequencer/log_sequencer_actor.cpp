@@ -1,6 +1,7 @@
 #include "actors/log_sequencer/log_sequencer_actor.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <deque>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/log_sequencer/batching.hpp"
 #include "actors/log_sequencer/reorder_buffer.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
@@ -30,8 +32,11 @@ struct log_key_hash {
   }
 };
 
-/// Parts per store write; more wait for the next batch.
-constexpr size_t max_batch = 2000;
+/// Parts per store write, and their bytes (at most one part more); more wait
+/// for the next batch. Large batches keep a PostgreSQL store's round trips
+/// per part few (a COPY costs three whatever its size).
+constexpr size_t max_batch = 8000;
+constexpr size_t max_batch_bytes = 16 * 1024 * 1024;
 
 /// Store writes in flight at once: while the store writes one batch, the next
 /// one already waits in its mailbox (and may share its transaction), so that
@@ -194,17 +199,19 @@ void write_batch(sequencer_ptr self);
 // Sends the next batch of unsaved parts to the store.
 void send_batch(sequencer_ptr self) {
   auto& st = self->state;
+  auto count = next_batch_size(st.unsaved, max_batch, max_batch_bytes);
   std::vector<log_part> batch;
   std::vector<ack> acks;
-  if (st.unsaved.size() <= max_batch) {
+  if (count == st.unsaved.size()) {
     batch.swap(st.unsaved);
     acks.swap(st.unsaved_acks);
   } else {
-    auto split = st.unsaved.begin() + max_batch;
+    auto split = st.unsaved.begin() + static_cast<std::ptrdiff_t>(count);
     batch.assign(std::make_move_iterator(st.unsaved.begin()),
                  std::make_move_iterator(split));
     st.unsaved.erase(st.unsaved.begin(), split);
-    auto acks_split = st.unsaved_acks.begin() + max_batch;
+    auto acks_split = st.unsaved_acks.begin()
+                      + static_cast<std::ptrdiff_t>(count);
     acks.assign(std::make_move_iterator(st.unsaved_acks.begin()),
                 std::make_move_iterator(acks_split));
     st.unsaved_acks.erase(st.unsaved_acks.begin(), acks_split);

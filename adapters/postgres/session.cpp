@@ -48,6 +48,10 @@ session::session(const std::string& url_in)
   pqxx::nontransaction tx{conn};
   tx.exec("SET client_min_messages TO warning");
   tx.exec("SET application_name TO 'conveyor store'");
+  // The store's statements are short, except the completion of many logs at
+  // once, whose cost estimate makes the server compile it (tens of ms each
+  // time) for no gain.
+  tx.exec("SET jit TO off");
 }
 
 session::~session() {
