@@ -2,9 +2,11 @@
 // log_parts, the fallback when some are stored already, and the log sequencer
 // over the real store (batches in flight, completion in one statement).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -111,6 +113,47 @@ TEST_CASE("parts COPYed in binary keep every byte: NUL high bytes empty "
   CHECK(done->parts == 100);
   CHECK(done->bytes == static_cast<int64_t>(expected.size()));
   CHECK(*store.fetch_log(4, 2) == expected);
+}
+
+TEST_CASE("a connection lost in the middle of a binary COPY fails the write "
+          "and stores none of it") {
+  pg_database db{pg_database::kind::database};
+  auto store = open_store(db);
+  REQUIRE(*store.append_log_parts(parts_of(1, 0, 100, "before", -1)) == 100);
+  // Large enough (about 200 MB) that the COPY is still running when the
+  // session is ended.
+  std::vector<log_part> big;
+  const std::string kilobyte(1024, 'k');
+  for (int32_t n = 0; n < 200000; ++n)
+    big.push_back({2, 1, n, kilobyte, false});
+  std::atomic<bool> ended{false};
+  std::thread killer{[&db, &ended] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (db.query_int("SELECT count(*) FROM pg_stat_activity "
+                       "WHERE datname = current_database() "
+                       "AND application_name = 'conveyor store' "
+                       "AND state = 'active' AND query LIKE 'COPY log_parts%'")
+          > 0) {
+        db.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() "
+                "AND application_name = 'conveyor store'");
+        ended = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }};
+  auto written = store.append_log_parts(big);
+  killer.join();
+  REQUIRE(ended);
+  REQUIRE_FALSE(written);
+  CHECK(is_store_failure(written.error()));
+  CHECK_THAT(describe(written.error()),
+             Catch::StartsWith("append_log_parts failed: "));
+  CHECK_FALSE(store.connected());
+  CHECK(db.query_int("SELECT count(*) FROM log_parts WHERE job_id = 2") == 0);
+  CHECK(db.query_int("SELECT count(*) FROM log_parts WHERE job_id = 1") == 100);
 }
 
 TEST_CASE("parts of completed logs are left out of a batch") {
