@@ -56,6 +56,34 @@ postgres_store open_store(const pg_database& db) {
   return std::move(*store);
 }
 
+// The message types registered, and two scheduler threads as `serve`.
+struct store_config : caf::actor_system_config {
+  store_config() {
+    register_message_types(*this);
+    set("scheduler.max-threads", 2);
+  }
+};
+
+// A PostgreSQL store actor on a database of its own, stopped at the end.
+struct store_actor_fixture {
+  pg_database db;
+  store_config cfg;
+  caf::actor_system sys{cfg};
+  store_actor store = spawn_store();
+  caf::scoped_actor self{sys};
+
+  ~store_actor_fixture() {
+    caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+  }
+
+  store_actor spawn_store() {
+    auto result = spawn_postgres_store(sys, db.url());
+    if (!result)
+      FAIL(describe(result.error()));
+    return std::move(*result);
+  }
+};
+
 } // namespace
 
 TEST_CASE("a large batch holding parts stored already stores each part once") {
@@ -189,17 +217,10 @@ TEST_CASE("a log completed again answers its figures; left-over parts stay "
   CHECK(*store.fetch_log(3, 1) == text_of(log));
 }
 
-TEST_CASE("the sequencer stores shuffled, repeated parts of many logs in "
-          "PostgreSQL and completes them") {
-  pg_database db;
-  caf::actor_system_config cfg;
-  register_message_types(cfg);
-  cfg.set("scheduler.max-threads", 2);
-  caf::actor_system sys{cfg};
-  auto store = spawn_postgres_store(sys, db.url());
-  REQUIRE(store);
-  auto seq = spawn_log_sequencer(sys, *store);
-  caf::scoped_actor self{sys};
+TEST_CASE_METHOD(store_actor_fixture,
+                 "the sequencer stores shuffled, repeated parts of many logs "
+                 "in PostgreSQL and completes them") {
+  auto seq = spawn_log_sequencer(sys, store);
   self->request(seq, std::chrono::seconds(10), subscribe_atom::value,
                 caf::actor_cast<log_listener_actor>(self))
     .receive([](bool) {}, [](caf::error& err) { FAIL(describe(err)); });
@@ -244,7 +265,7 @@ TEST_CASE("the sequencer stores shuffled, repeated parts of many logs in "
   CHECK(db.query_int("SELECT count(*) FROM log_parts") == 0);
   CHECK(db.query_int("SELECT sum(bytes) FROM logs")
         == static_cast<int64_t>(text_of(all).size()));
-  self->request(*store, std::chrono::seconds(10), fetch_atom::value,
+  self->request(store, std::chrono::seconds(10), fetch_atom::value,
                 log_atom::value, int64_t{7}, int32_t{1})
     .receive(
       [&all](const std::string& text) {
@@ -253,18 +274,11 @@ TEST_CASE("the sequencer stores shuffled, repeated parts of many logs in "
       },
       [](caf::error& err) { FAIL(describe(err)); });
   caf::anon_send_exit(seq, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(*store, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("a write failing in a group commit leaves the other writes of the "
-          "batch whole") {
-  pg_database db;
-  caf::actor_system_config cfg;
-  register_message_types(cfg);
-  caf::actor_system sys{cfg};
-  auto store = spawn_postgres_store(sys, db.url());
-  REQUIRE(store);
-  caf::scoped_actor self{sys};
+TEST_CASE_METHOD(store_actor_fixture,
+                 "a write failing in a group commit leaves the other writes of "
+                 "the batch whole") {
   build_record build;
   build.request.request_id = "group-commit";
   build.request.repo = "https://example.com/octo/pg.git";
@@ -274,11 +288,11 @@ TEST_CASE("a write failing in a group commit leaves the other writes of the "
   build.jobs.push_back(job);
   // Sent together, so that they share a batch: the completion of a log
   // without parts fails, which runs the batch a second time.
-  auto created = self->request(*store, std::chrono::seconds(10),
+  auto created = self->request(store, std::chrono::seconds(10),
                                create_atom::value, build);
-  auto failed = self->request(*store, std::chrono::seconds(10),
+  auto failed = self->request(store, std::chrono::seconds(10),
                               complete_atom::value, int64_t{99}, int32_t{1});
-  auto parts = self->request(*store, std::chrono::seconds(10),
+  auto parts = self->request(store, std::chrono::seconds(10),
                              parts_of(5, 0, 100, "kept", 99));
   std::move(created).receive(
     [](const build_record& x) {
@@ -295,31 +309,24 @@ TEST_CASE("a write failing in a group commit leaves the other writes of the "
   CHECK(db.query_int("SELECT count(*) FROM builds") == 1);
   CHECK(db.query_int("SELECT count(*) FROM jobs") == 1);
   CHECK(db.query_int("SELECT count(*) FROM log_parts") == 100);
-  caf::anon_send_exit(*store, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("a COPY meeting stored parts in a group commit reruns the batch and "
-          "stores each part once") {
-  pg_database db;
-  caf::actor_system_config cfg;
-  register_message_types(cfg);
-  caf::actor_system sys{cfg};
-  auto store = spawn_postgres_store(sys, db.url());
-  REQUIRE(store);
-  caf::scoped_actor self{sys};
+TEST_CASE_METHOD(store_actor_fixture,
+                 "a COPY meeting stored parts in a group commit reruns the "
+                 "batch and stores each part once") {
   auto stored = parts_of(6, 0, 100, "first", -1);
-  self->request(*store, std::chrono::seconds(10), stored)
+  self->request(store, std::chrono::seconds(10), stored)
     .receive([](int64_t n) { CHECK(n == 100); },
              [](caf::error& err) { FAIL(describe(err)); });
   // Sent together, so that they share a batch: the second COPY meets 100
   // stored parts (its first try has no savepoint), the others are new.
-  auto fresh = self->request(*store, std::chrono::seconds(10),
+  auto fresh = self->request(store, std::chrono::seconds(10),
                              parts_of(7, 0, 100, "fresh", 99));
   auto again = parts_of(6, 0, 100, "second", -1);
   auto more = parts_of(6, 100, 100, "first", 199);
   again.insert(again.end(), more.begin(), more.end());
-  auto mixed = self->request(*store, std::chrono::seconds(10), again);
-  auto after = self->request(*store, std::chrono::seconds(10),
+  auto mixed = self->request(store, std::chrono::seconds(10), again);
+  auto after = self->request(store, std::chrono::seconds(10),
                              parts_of(8, 0, 80, "after", -1));
   std::move(fresh).receive([](int64_t n) { CHECK(n == 100); },
                            [](caf::error& err) { FAIL(describe(err)); });
@@ -331,7 +338,6 @@ TEST_CASE("a COPY meeting stored parts in a group commit reruns the batch and "
   CHECK(db.query_int("SELECT count(*) FROM log_parts WHERE job_id = 6 "
                      "AND convert_from(content, 'UTF8') LIKE 'second%'")
         == 0);
-  caf::anon_send_exit(*store, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("logs completed together are stored in one statement, and one "
@@ -396,26 +402,20 @@ TEST_CASE("logs completed together are stored in one statement, and one "
   CHECK(db.query_int("SELECT count(*) FROM log_parts") == 0);
 }
 
-TEST_CASE("completions sent together to the store actor are answered each "
-          "with its own result") {
-  pg_database db;
-  caf::actor_system_config cfg;
-  register_message_types(cfg);
-  caf::actor_system sys{cfg};
-  auto store = spawn_postgres_store(sys, db.url());
-  REQUIRE(store);
-  caf::scoped_actor self{sys};
+TEST_CASE_METHOD(store_actor_fixture,
+                 "completions sent together to the store actor are answered "
+                 "each with its own result") {
   std::vector<log_part> parts;
   for (int64_t job = 1; job <= 50; ++job) {
     auto xs = parts_of(job, 0, 10, "log", job == 30 ? -1 : 9);
     parts.insert(parts.end(), xs.begin(), xs.end());
   }
-  self->request(*store, std::chrono::seconds(10), parts)
+  self->request(store, std::chrono::seconds(10), parts)
     .receive([](int64_t n) { CHECK(n == 500); },
              [](caf::error& err) { FAIL(describe(err)); });
   // Sent together, so that they wait together in the mailbox.
-  auto complete = [&self, &store](int64_t job) {
-    return self->request(*store, std::chrono::seconds(10),
+  auto complete = [this](int64_t job) {
+    return self->request(store, std::chrono::seconds(10),
                          complete_atom::value, job, int32_t{1});
   };
   std::vector<decltype(complete(1))> handles;
@@ -440,5 +440,4 @@ TEST_CASE("completions sent together to the store actor are answered each "
   CHECK(failed == 1);
   CHECK(db.query_int("SELECT count(*) FROM logs") == 49);
   CHECK(db.query_int("SELECT count(*) FROM log_parts") == 10);
-  caf::anon_send_exit(*store, caf::exit_reason::user_shutdown);
 }
